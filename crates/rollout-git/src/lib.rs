@@ -1,0 +1,1 @@
+//! Maps rollout revisions to the git commits that produced them.
