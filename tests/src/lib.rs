@@ -1,0 +1,298 @@
+//! Support for tests that run on a real control plane.
+//!
+//! Each test gets its own namespace, so tests run in parallel and never see each other's objects.
+//! The cluster is the one `cargo xtask cluster up` started (`target/cluster/kubeconfig`), or a
+//! disposable cluster of the user's own named by `GITROLLOUT_TEST_KUBECONFIG`. With neither, the
+//! test fails and says how to start one: a cluster test is never silently skipped. `KUBECONFIG` is
+//! deliberately not used, so the tests never touch the cluster a user works with.
+
+use std::collections::hash_map::RandomState;
+use std::fmt::Debug;
+use std::hash::{BuildHasher, Hasher};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client, Config, Resource};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+/// The variable that points the tests at a disposable cluster of the user's own.
+pub const KUBECONFIG_VAR: &str = "GITROLLOUT_TEST_KUBECONFIG";
+/// The variable that names the kubectl to use; by default the one built with the local control
+/// plane, else `kubectl` from `PATH`.
+pub const KUBECTL_VAR: &str = "GITROLLOUT_TEST_KUBECTL";
+
+/// How long a rollout on the local control plane may take before a test gives up.
+pub const ROLLOUT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A namespace of its own for one test, on the test cluster.
+#[derive(Clone)]
+pub struct TestNamespace {
+    pub name: String,
+    pub client: Client,
+    pub kubeconfig: PathBuf,
+    pub kubectl: PathBuf,
+}
+
+impl Debug for TestNamespace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestNamespace")
+            .field("name", &self.name)
+            .field("kubeconfig", &self.kubeconfig)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TestNamespace {
+    /// Creates a fresh namespace named after the test. Panics, saying how to start a cluster, when
+    /// there is none.
+    pub async fn new(test: &str) -> Self {
+        match Self::try_new(test).await {
+            Ok(ns) => ns,
+            Err(err) => panic!("{err:#}"),
+        }
+    }
+
+    async fn try_new(test: &str) -> Result<Self> {
+        let (kubeconfig, kubectl) = locate_cluster()?;
+        let config = Kubeconfig::read_from(&kubeconfig)
+            .with_context(|| format!("could not read {}", kubeconfig.display()))?;
+        let config = Config::from_custom_kubeconfig(config, &KubeConfigOptions::default()).await?;
+        let client = Client::try_from(config)?;
+        let name = format!("{}-{:08x}", test.replace('_', "-"), random_u32());
+        let namespace: Namespace = serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": {"gitrollout.dev/test": "true"}},
+        }))?;
+        Api::<Namespace>::all(client.clone())
+            .create(&PostParams::default(), &namespace)
+            .await
+            .with_context(|| {
+                format!(
+                    "the test cluster at {} does not answer; start one with `cargo xtask cluster \
+                     up`, or run everything with `cargo xtask test`",
+                    kubeconfig.display()
+                )
+            })?;
+        Ok(TestNamespace {
+            name,
+            client,
+            kubeconfig,
+            kubectl,
+        })
+    }
+
+    /// Deletes the namespace. Call it at the end of a test: a failed test keeps its namespace, so
+    /// what it left can be inspected.
+    pub async fn delete(self) {
+        Api::<Namespace>::all(self.client)
+            .delete(&self.name, &DeleteParams::background())
+            .await
+            .expect("could not delete the test namespace");
+    }
+
+    pub fn api<K>(&self) -> Api<K>
+    where
+        K: Resource<Scope = NamespaceResourceScope>,
+        K::DynamicType: Default,
+    {
+        Api::namespaced(self.client.clone(), &self.name)
+    }
+
+    /// Creates an object in this namespace from its JSON form.
+    pub async fn create<K>(&self, object: serde_json::Value) -> K
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>,
+        K: Clone + Debug + Serialize + DeserializeOwned,
+    {
+        let object: K = serde_json::from_value(object).expect("a valid object");
+        self.api::<K>()
+            .create(&PostParams::default(), &object)
+            .await
+            .expect("could not create the object")
+    }
+
+    /// Applies a strategic merge patch, as `kubectl patch` does by default.
+    pub async fn patch<K>(&self, name: &str, patch: serde_json::Value) -> K
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>,
+        K: Clone + Debug + DeserializeOwned,
+    {
+        self.api::<K>()
+            .patch(name, &PatchParams::default(), &Patch::Strategic(patch))
+            .await
+            .unwrap_or_else(|err| panic!("could not patch {name}: {err}"))
+    }
+
+    /// A kubectl command aimed at this namespace.
+    pub fn kubectl(&self) -> Command {
+        let mut cmd = Command::new(&self.kubectl);
+        cmd.env("KUBECONFIG", &self.kubeconfig)
+            .args(["--namespace", &self.name]);
+        cmd
+    }
+
+    /// Runs kubectl with `args` and returns its stdout; panics with its stderr when it fails.
+    pub fn kubectl_ok(&self, args: &[&str]) -> String {
+        let output = self
+            .kubectl()
+            .args(args)
+            .output()
+            .expect("could not run kubectl");
+        assert_success(&format!("kubectl {}", args.join(" ")), &output);
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Polls `get` until `done` holds for what it returns, and returns that; panics after
+    /// `timeout` with the last value seen.
+    pub async fn wait_for<K, F, Fut>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut get: F,
+        done: impl Fn(&K) -> bool,
+    ) -> K
+    where
+        K: Debug,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = K>,
+    {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let value = get().await;
+            if done(&value) {
+                return value;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out after {timeout:?} waiting for {what}; last seen: {value:#?}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Waits until the named workload satisfies `complete`, a judgement of its rollout status.
+    pub async fn wait_rollout<K>(&self, name: &str, complete: impl Fn(&K) -> bool) -> K
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>,
+        K: Clone + Debug + DeserializeOwned,
+    {
+        let api = self.api::<K>();
+        self.wait_for(
+            &format!("the rollout of {}/{name}", K::kind(&())),
+            ROLLOUT_TIMEOUT,
+            || async { api.get(name).await.expect("the workload exists") },
+            complete,
+        )
+        .await
+    }
+}
+
+/// Panics with the command's stderr when it did not succeed.
+pub fn assert_success(what: &str, output: &Output) {
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\n{}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The kubeconfig and kubectl of the test cluster.
+fn locate_cluster() -> Result<(PathBuf, PathBuf)> {
+    let local = workspace_root().join("target/cluster");
+    let kubectl_var = std::env::var_os(KUBECTL_VAR).map(PathBuf::from);
+    if let Some(kubeconfig) = std::env::var_os(KUBECONFIG_VAR) {
+        let kubeconfig = PathBuf::from(kubeconfig);
+        if !kubeconfig.is_file() {
+            bail!("{KUBECONFIG_VAR}={} is not a file", kubeconfig.display());
+        }
+        let kubectl = kubectl_var.unwrap_or_else(|| {
+            let built = local.join("kubectl");
+            if built.is_file() {
+                built
+            } else {
+                PathBuf::from("kubectl")
+            }
+        });
+        return Ok((kubeconfig, kubectl));
+    }
+    let kubeconfig = local.join("kubeconfig");
+    if !kubeconfig.is_file() {
+        bail!(
+            "these tests need a Kubernetes control plane and none is running: start the local one \
+             with `cargo xtask cluster up` (or run everything with `cargo xtask test`), or set \
+             {KUBECONFIG_VAR} to the kubeconfig of a disposable cluster (kind, k3d)"
+        );
+    }
+    Ok((
+        kubeconfig,
+        kubectl_var.unwrap_or_else(|| local.join("kubectl")),
+    ))
+}
+
+fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate lives one level below the workspace root")
+}
+
+fn random_u32() -> u32 {
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    hasher.finish() as u32
+}
+
+/// Whether a Deployment's rollout is complete with `replicas` pods, as `kubectl rollout status`
+/// judges it: the controller has seen the latest spec and every pod is updated, ready and available.
+pub fn deployment_complete(replicas: i32) -> impl Fn(&Deployment) -> bool {
+    move |d| {
+        let Some(status) = &d.status else {
+            return false;
+        };
+        status.observed_generation >= d.metadata.generation
+            && status.replicas == Some(replicas)
+            && status.updated_replicas == Some(replicas)
+            && status.ready_replicas == Some(replicas)
+            && status.available_replicas == Some(replicas)
+    }
+}
+
+/// Whether a StatefulSet has rolled every pod to its update revision and all are ready.
+pub fn statefulset_complete(replicas: i32) -> impl Fn(&StatefulSet) -> bool {
+    move |s| {
+        let Some(status) = &s.status else {
+            return false;
+        };
+        status.observed_generation >= s.metadata.generation
+            && status.updated_replicas == Some(replicas)
+            && status.ready_replicas == Some(replicas)
+            && status.current_revision.is_some()
+            && status.current_revision == status.update_revision
+    }
+}
+
+/// Whether a DaemonSet runs an updated, available pod on each of its `nodes` nodes.
+pub fn daemonset_complete(nodes: i32) -> impl Fn(&DaemonSet) -> bool {
+    move |d| {
+        let Some(status) = &d.status else {
+            return false;
+        };
+        status.observed_generation >= d.metadata.generation
+            && status.desired_number_scheduled == nodes
+            && status.updated_number_scheduled == Some(nodes)
+            && status.number_available == Some(nodes)
+    }
+}
