@@ -1,1 +1,16 @@
-//! Rollout history and diff logic: plain values in, plain values out. No I/O, no clock.
+//! Rollout history and diff logic for kubectl-gitrollout.
+//!
+//! Plain values in, plain values out: this crate knows nothing of HTTP, kube clients, git, files
+//! or the clock (`now` is always passed in). The binary turns API objects into [`Revision`]s,
+//! this crate answers questions about them.
+
+mod age;
+mod diff;
+mod history;
+mod kind;
+pub mod template;
+
+pub use age::human_age;
+pub use diff::{TemplateDiff, diff_templates};
+pub use history::{Container, Current, History, HistoryError, Revision};
+pub use kind::{UnknownKind, WorkloadKind};
