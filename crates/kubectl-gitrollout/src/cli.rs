@@ -1,0 +1,270 @@
+//! The command line, as kubectl users expect it: kubectl's global flags, `TYPE/NAME` or
+//! `TYPE NAME`, and `--help` with examples.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::Shell;
+use rollout_core::WorkloadKind;
+
+use crate::UsageError;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubectl-gitrollout",
+    bin_name = "kubectl gitrollout",
+    version,
+    about = "A rollout history for Deployments, StatefulSets and DaemonSets that behaves like git",
+    after_help = "Examples:
+  # Every revision of a Deployment, with age, images and cause
+  kubectl gitrollout history deployment/team-app
+
+  # One revision in full, with its diff against the one before
+  kubectl gitrollout history deployment/team-app --revision 2
+
+  # What changed between the previous revision and the current one
+  kubectl gitrollout diff deployment/team-app"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// kubectl's global flags, spelled as kubectl spells them.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Path to the kubeconfig file to use
+    #[arg(long, global = true, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The name of the kubeconfig context to use
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+    /// The namespace of the workload (default: the context's namespace)
+    #[arg(short = 'n', long, global = true, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    /// How long to wait for one API request (0: no limit), e.g. 1s, 2m, 3h
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_timeout)]
+    pub request_timeout: Option<Duration>,
+    /// Log level; 6 or more logs every API request to stderr
+    #[arg(
+        short = 'v',
+        long = "v",
+        global = true,
+        value_name = "LEVEL",
+        default_value_t = 0
+    )]
+    pub verbosity: u8,
+    /// Never colour the output (also: the NO_COLOR variable)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List a workload's revisions, or show one in full
+    #[command(after_help = "Examples:
+  kubectl gitrollout history deployment/team-app
+  kubectl gitrollout history sts team-db -o wide
+  kubectl gitrollout history ds/team-agent --revision 2
+  kubectl gitrollout history deploy/team-app -o json | jq '.revisions[].containers'")]
+    History(HistoryArgs),
+    /// Show what changed in the pod template between two revisions
+    #[command(after_help = "Examples:
+  # The previous revision against the current one
+  kubectl gitrollout diff deployment/team-app
+  # Revision 2 against the current one
+  kubectl gitrollout diff deployment/team-app 2
+  # Revision 1 against revision 3
+  kubectl gitrollout diff statefulset team-db 1 3
+  # With a diff tool of your own, as kubectl diff honours it
+  KUBECTL_EXTERNAL_DIFF=\"colordiff -u\" kubectl gitrollout diff deploy/team-app")]
+    Diff(DiffArgs),
+    /// Print a shell completion script
+    #[command(after_help = "Examples:
+  source <(kubectl-gitrollout completion bash)
+  kubectl-gitrollout completion zsh > \"${fpath[1]}/_kubectl-gitrollout\"")]
+    Completion {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Print the version of kubectl-gitrollout
+    Version,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// TYPE/NAME or TYPE NAME, e.g. deployment/team-app
+    #[arg(value_name = "WORKLOAD", required = true, num_args = 1..=2)]
+    pub workload: Vec<String>,
+    /// Show this revision in full, with its diff against the previous one
+    #[arg(long, value_name = "N", value_parser = parse_revision)]
+    pub revision: Option<u64>,
+    /// Output format
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// TYPE/NAME or TYPE NAME, then FROM and TO revisions (default: previous and current)
+    #[arg(value_name = "WORKLOAD [FROM [TO]]", required = true, num_args = 1..=4)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Table,
+    Wide,
+    Json,
+    Yaml,
+}
+
+/// A workload named on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkloadRef {
+    pub kind: WorkloadKind,
+    pub name: String,
+}
+
+/// Splits `TYPE/NAME [rest...]` or `TYPE NAME [rest...]` into the workload and the rest.
+pub fn split_workload(args: &[String]) -> Result<(WorkloadRef, &[String]), UsageError> {
+    let (kind, name, rest) = match args {
+        [first, rest @ ..] if first.contains('/') => {
+            let (kind, name) = first.split_once('/').unwrap_or_default();
+            (kind, name, rest)
+        }
+        [kind, name, rest @ ..] => (kind.as_str(), name.as_str(), rest),
+        _ => {
+            return Err(UsageError(
+                "name the workload as TYPE/NAME or TYPE NAME, e.g. deployment/team-app".into(),
+            ));
+        }
+    };
+    let kind: WorkloadKind = kind.parse().map_err(|e| UsageError(format!("{e}")))?;
+    if name.is_empty() || name.contains('/') {
+        return Err(UsageError(format!(
+            "{name:?} is not a {} name; name the workload as TYPE/NAME, e.g. {}/team-app",
+            kind.singular(),
+            kind.singular()
+        )));
+    }
+    let workload = WorkloadRef {
+        kind,
+        name: name.to_owned(),
+    };
+    Ok((workload, rest))
+}
+
+/// A revision number: a positive integer.
+pub fn parse_revision(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "a revision is a positive integer, not {s:?}; list them with `kubectl gitrollout history`"
+        )),
+    }
+}
+
+/// A duration as kubectl's `--request-timeout` takes it: a bare number of seconds, or a number
+/// with a unit (`ms`, `s`, `m`, `h`), or several (`1m30s`). `0` means no limit.
+pub fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let bad = || format!("{s:?} is not a duration: use e.g. 30s, 2m or 1h (0 for no limit)");
+    if let Ok(seconds) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        let number: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        total += match &rest[..unit_len] {
+            "ms" => Duration::from_millis(number),
+            "s" => Duration::from_secs(number),
+            "m" => Duration::from_secs(number * 60),
+            "h" => Duration::from_secs(number * 3600),
+            _ => return Err(bad()),
+        };
+        rest = &rest[unit_len..];
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(words: &str) -> Vec<String> {
+        words.split_whitespace().map(String::from).collect()
+    }
+
+    fn check(words: &str, expect: Result<(WorkloadKind, &str, &str), &str>) {
+        let args = args(words);
+        let got = split_workload(&args)
+            .map(|(w, rest)| (w.kind, w.name, rest.join(" ")))
+            .map_err(|e| e.0);
+        let expect = expect
+            .map(|(k, n, r)| (k, n.to_owned(), r.to_owned()))
+            .map_err(String::from);
+        assert_eq!(got, expect, "{words}");
+    }
+
+    #[test]
+    fn splits_both_workload_forms() {
+        use WorkloadKind::*;
+        check("deployment/team-app", Ok((Deployment, "team-app", "")));
+        check("deploy team-app", Ok((Deployment, "team-app", "")));
+        check("sts/db 1 3", Ok((StatefulSet, "db", "1 3")));
+        check("daemonset.apps agent 2", Ok((DaemonSet, "agent", "2")));
+        check(
+            "pods/x",
+            Err(
+                "unknown workload type \"pods\": use deployment (deploy), statefulset (sts) or \
+                 daemonset (ds)",
+            ),
+        );
+        check(
+            "deployment",
+            Err("name the workload as TYPE/NAME or TYPE NAME, e.g. deployment/team-app"),
+        );
+        check(
+            "deployment/",
+            Err(
+                "\"\" is not a deployment name; name the workload as TYPE/NAME, e.g. \
+                 deployment/team-app",
+            ),
+        );
+    }
+
+    #[test]
+    fn revisions_are_positive_integers() {
+        assert_eq!(parse_revision("3"), Ok(3));
+        for bad in ["0", "-1", "two", "1.5", ""] {
+            assert!(parse_revision(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn timeouts_read_as_kubectl_reads_them() {
+        assert_eq!(parse_timeout("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_timeout("5"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_timeout("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_timeout("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_timeout("2h"), Ok(Duration::from_secs(7200)));
+        for bad in ["s", "5x", "1.5s", "m5"] {
+            assert!(parse_timeout(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

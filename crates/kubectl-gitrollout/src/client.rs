@@ -1,0 +1,220 @@
+//! The connection to the cluster: kubeconfig and flags as kubectl reads them, `-v=6` request
+//! logging, and API errors turned into messages that say what to do.
+
+use std::future::Future;
+use std::io::Write;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use anyhow::{Result, anyhow};
+use http::{Request, Response};
+use kube::client::{Body, ClientBuilder};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use tower::{Layer, Service};
+
+use crate::cli::Global;
+
+/// A client, the namespace to work in, and the server's address for messages.
+#[derive(Clone)]
+pub struct Cluster {
+    pub client: Client,
+    pub namespace: String,
+    pub server: String,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("namespace", &self.namespace)
+            .field("server", &self.server)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Connects as kubectl would with the same flags. Makes no request.
+pub async fn connect(global: &Global) -> Result<Cluster> {
+    let mut config = load_config(global).await?;
+    if let Some(timeout) = global.request_timeout.filter(|t| !t.is_zero()) {
+        config.connect_timeout = Some(timeout);
+        config.read_timeout = Some(timeout);
+        config.write_timeout = Some(timeout);
+    }
+    let namespace = global
+        .namespace
+        .clone()
+        .unwrap_or_else(|| config.default_namespace.clone());
+    let server = config.cluster_url.to_string();
+    let builder = ClientBuilder::try_from(config)
+        .map_err(|e| anyhow!("could not set up a client for {server}: {e}"))?;
+    let client = if global.verbosity >= 6 {
+        let layer = LogLayer {
+            base: server.trim_end_matches('/').to_owned(),
+        };
+        builder.with_layer(&layer).build()
+    } else {
+        builder.build()
+    };
+    Ok(Cluster {
+        client,
+        namespace,
+        server,
+    })
+}
+
+async fn load_config(global: &Global) -> Result<Config> {
+    let options = KubeConfigOptions {
+        context: global.context.clone(),
+        cluster: None,
+        user: None,
+    };
+    if let Some(path) = &global.kubeconfig {
+        let kubeconfig = Kubeconfig::read_from(path)
+            .map_err(|e| anyhow!("could not read the kubeconfig {}: {e}", path.display()))?;
+        return Config::from_custom_kubeconfig(kubeconfig, &options)
+            .await
+            .map_err(|e| anyhow!("the kubeconfig {} is unusable: {e}", path.display()));
+    }
+    if global.context.is_some() {
+        return Config::from_kubeconfig(&options)
+            .await
+            .map_err(|e| anyhow!("could not load the kubeconfig: {e}"));
+    }
+    Config::infer().await.map_err(|e| {
+        anyhow!(
+            "could not find a cluster to talk to: {e}\nhint: set KUBECONFIG or pass --kubeconfig, \
+             as for kubectl"
+        )
+    })
+}
+
+/// Names an API call for error messages: the verb and resource RBAC would name.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    pub verb: &'a str,
+    pub resource: &'a str,
+    pub namespace: &'a str,
+    /// The object, for a GET; `None` for a LIST.
+    pub name: Option<&'a str>,
+}
+
+impl Cluster {
+    /// Turns a failed API call into a message that names the object and the next step.
+    pub fn explain(&self, call: Call<'_>, err: kube::Error) -> anyhow::Error {
+        let Call {
+            verb,
+            resource,
+            namespace,
+            name,
+        } = call;
+        let kind = resource.split('.').next().unwrap_or(resource);
+        let singular = kind.strip_suffix('s').unwrap_or(kind);
+        match err {
+            kube::Error::Api(status) if status.code == 404 => match name {
+                Some(name) => anyhow!(
+                    "{singular} {name:?} not found in namespace {namespace:?}\nhint: list them \
+                     with `kubectl get {kind} -n {namespace}`, or pass -n/--namespace"
+                ),
+                None => anyhow!("the cluster does not serve {resource}: {}", status.message),
+            },
+            kube::Error::Api(status) if status.code == 403 => anyhow!(
+                "forbidden: RBAC does not allow {verb} on {resource} in namespace {namespace:?}\n\
+                 hint: ask your cluster admin for a Role that grants {verb} on {resource}; the \
+                 server said: {}",
+                status.message
+            ),
+            kube::Error::Api(status) if status.code == 401 => anyhow!(
+                "the cluster at {} does not accept these credentials: {}\nhint: refresh them in \
+                 your kubeconfig",
+                self.server,
+                status.message
+            ),
+            kube::Error::Api(status) => anyhow!(
+                "could not {verb} {resource} in namespace {namespace:?}: {} ({})",
+                status.message,
+                status.code
+            ),
+            other => anyhow!(
+                "cannot reach the Kubernetes API at {}: {}\nhint: check that the cluster runs \
+                 and that --kubeconfig/--context point at it",
+                self.server,
+                error_chain(&other)
+            ),
+        }
+    }
+}
+
+/// An error and its sources, joined, since connection errors hide the cause deep down.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Logs one line per API request to stderr: method, URL, status and time, as `kubectl -v=6`.
+#[derive(Debug, Clone)]
+struct LogLayer {
+    base: String,
+}
+
+impl<S> Layer<S> for LogLayer {
+    type Service = LogService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        LogService {
+            inner,
+            base: self.base.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct LogService<S> {
+    inner: S,
+    base: String,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S, B> Service<Request<Body>> for LogService<S>
+where
+    S: Service<Request<Body>, Response = Response<B>>,
+    S::Future: Send + 'static,
+    S::Error: std::fmt::Display,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<S::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let method = request.method().clone();
+        let url = format!("{}{}", self.base, request.uri());
+        let started = Instant::now();
+        let response = self.inner.call(request);
+        Box::pin(async move {
+            let response = response.await;
+            let millis = started.elapsed().as_millis();
+            let status = match &response {
+                Ok(r) => r.status().to_string(),
+                Err(e) => format!("error ({e})"),
+            };
+            let _ = writeln!(
+                std::io::stderr(),
+                "{method} {url} {status} in {millis} milliseconds"
+            );
+            response
+        })
+    }
+}

@@ -1,0 +1,309 @@
+//! Rendering histories and diffs to any `Write`. Never prints and never reads the clock itself:
+//! `now` comes from the caller.
+
+use std::io::{self, Write};
+
+use jiff::Timestamp;
+use rollout_core::{Container, History, Revision, TemplateDiff, diff_templates, human_age};
+use serde::Serialize;
+use serde_json::Value;
+use tabwriter::TabWriter;
+
+/// The `-o json` / `-o yaml` document of a history. Field names are a stable contract.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryDoc {
+    pub kind: &'static str,
+    pub namespace: String,
+    pub name: String,
+    pub current_revision: Option<u64>,
+    pub revisions: Vec<RevisionDoc>,
+}
+
+/// One revision in `-o json` / `-o yaml`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RevisionDoc {
+    pub revision: u64,
+    /// RFC 3339.
+    pub created_at: Option<String>,
+    pub containers: Vec<Container>,
+    pub change_cause: Option<String>,
+    /// The revision this one restored, when `revert` made it.
+    pub revert_of: Option<u64>,
+    /// The commit this revision was made from, when known.
+    pub commit: Option<Value>,
+    pub current: bool,
+    /// Numbers this revision had before the controller re-used it (`kubectl rollout undo`).
+    pub earlier_revisions: Vec<u64>,
+    /// The ReplicaSet or ControllerRevision that keeps it.
+    pub object: ObjectDoc,
+    /// Pods the ReplicaSet runs; null for ControllerRevisions.
+    pub pods: Option<i32>,
+    /// The pod template, in `--revision N` output only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<Value>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ObjectDoc {
+    pub kind: &'static str,
+    pub name: String,
+}
+
+impl HistoryDoc {
+    pub fn new(history: &History) -> Self {
+        HistoryDoc {
+            kind: history.kind.kind(),
+            namespace: history.namespace.clone(),
+            name: history.name.clone(),
+            current_revision: history.current,
+            revisions: history
+                .revisions
+                .iter()
+                .map(|r| RevisionDoc::new(history, r, false))
+                .collect(),
+        }
+    }
+}
+
+impl RevisionDoc {
+    pub fn new(history: &History, revision: &Revision, with_template: bool) -> Self {
+        RevisionDoc {
+            revision: revision.number,
+            created_at: revision.created_at.map(|t| t.to_string()),
+            containers: revision.containers(),
+            change_cause: revision.change_cause.clone(),
+            revert_of: revision.revert_of(),
+            commit: None,
+            current: history.current == Some(revision.number),
+            earlier_revisions: revision.earlier_numbers.clone(),
+            object: ObjectDoc {
+                kind: history.kind.history_kind(),
+                name: revision.object.clone(),
+            },
+            pods: revision.pods,
+            template: with_template.then(|| revision.template.clone()),
+        }
+    }
+}
+
+/// Writes a document as pretty JSON or as YAML.
+pub fn document(out: &mut dyn Write, doc: &impl Serialize, yaml: bool) -> io::Result<()> {
+    if yaml {
+        let text = serde_norway::to_string(doc).map_err(io::Error::other)?;
+        out.write_all(text.as_bytes())
+    } else {
+        serde_json::to_writer_pretty(&mut *out, doc)?;
+        writeln!(out)
+    }
+}
+
+/// The history as a table, kubectl style; `wide` adds full images, the object and its pods.
+pub fn table(out: &mut dyn Write, history: &History, now: Timestamp, wide: bool) -> io::Result<()> {
+    let mut tw = TabWriter::new(out).padding(3);
+    write!(tw, "CURRENT\tREVISION\tAGE\tIMAGES\tCOMMIT\tCHANGE-CAUSE")?;
+    if wide {
+        write!(tw, "\t{}\tPODS", history.kind.history_kind().to_uppercase())?;
+    }
+    writeln!(tw)?;
+    for revision in &history.revisions {
+        let current = if history.current == Some(revision.number) {
+            "*"
+        } else {
+            ""
+        };
+        let images: Vec<String> = revision
+            .containers()
+            .iter()
+            .map(|c| {
+                if wide {
+                    c.to_string()
+                } else {
+                    short_image(&c.image)
+                }
+            })
+            .collect();
+        write!(
+            tw,
+            "{current}\t{}\t{}\t{}\t-\t{}",
+            number_with_earlier(revision),
+            age(revision, now),
+            images.join(","),
+            cause(revision)
+        )?;
+        if wide {
+            let pods = revision.pods.map_or("-".to_owned(), |p| p.to_string());
+            write!(tw, "\t{}\t{pods}", revision.object)?;
+        }
+        writeln!(tw)?;
+    }
+    tw.flush()
+}
+
+/// One revision in full, like `git show`: metadata, pod template, diff against the previous one.
+pub fn show(
+    out: &mut dyn Write,
+    history: &History,
+    revision: &Revision,
+    now: Timestamp,
+    color: bool,
+) -> io::Result<()> {
+    let current = if history.current == Some(revision.number) {
+        " (current)"
+    } else {
+        ""
+    };
+    writeln!(
+        out,
+        "revision {}{current} of {} in namespace {}",
+        revision.number,
+        history.workload(),
+        history.namespace
+    )?;
+    let mut tw = TabWriter::new(&mut *out).padding(2);
+    let created = revision.created_at.map_or("-".to_owned(), |t| {
+        format!("{t} ({} ago)", human_age(t, now))
+    });
+    writeln!(tw, "Created:\t{created}")?;
+    writeln!(tw, "Change-Cause:\t{}", cause(revision))?;
+    if let Some(restored) = revision.revert_of() {
+        writeln!(tw, "Restores:\trevision {restored}")?;
+    }
+    if !revision.earlier_numbers.is_empty() {
+        writeln!(
+            tw,
+            "Earlier:\twas revision {}",
+            numbers(&revision.earlier_numbers)
+        )?;
+    }
+    writeln!(tw, "Commit:\t-")?;
+    for container in revision.containers() {
+        writeln!(tw, "Image:\t{container}")?;
+    }
+    let pods = revision
+        .pods
+        .map_or(String::new(), |p| format!(" ({p} pods)"));
+    writeln!(
+        tw,
+        "{}:\t{}{pods}",
+        history.kind.history_kind(),
+        revision.object
+    )?;
+    tw.flush()?;
+
+    writeln!(out, "\nPod Template:")?;
+    let yaml =
+        rollout_core::template::to_yaml(&rollout_core::template::normalize(&revision.template));
+    for line in yaml.lines() {
+        writeln!(out, "  {line}")?;
+    }
+
+    match history.previous(revision.number) {
+        Some(previous) => {
+            writeln!(out, "\nDiff against revision {}:", previous.number)?;
+            let diff = revision_diff(history, previous, revision);
+            if diff.is_empty() {
+                writeln!(out, "  (same pod template)")
+            } else {
+                unified(out, &diff, color)
+            }
+        }
+        None => writeln!(out, "\nNo earlier revision to compare with."),
+    }
+}
+
+/// The diff between two revisions of a history, labelled with their numbers.
+pub fn revision_diff(history: &History, from: &Revision, to: &Revision) -> TemplateDiff {
+    let label = |r: &Revision| format!("{} revision {}", history.workload(), r.number);
+    diff_templates(&from.template, label(from), &to.template, label(to))
+}
+
+/// A unified diff, coloured like `git diff` when `color` is on.
+pub fn unified(out: &mut dyn Write, diff: &TemplateDiff, color: bool) -> io::Result<()> {
+    for line in diff.unified().lines() {
+        let paint = match line.as_bytes().first() {
+            _ if !color => None,
+            Some(b'+') if line.starts_with("+++") => Some("\x1b[1m"),
+            Some(b'-') if line.starts_with("---") => Some("\x1b[1m"),
+            Some(b'+') => Some("\x1b[32m"),
+            Some(b'-') => Some("\x1b[31m"),
+            Some(b'@') => Some("\x1b[36m"),
+            _ => None,
+        };
+        match paint {
+            Some(code) => writeln!(out, "{code}{line}\x1b[0m")?,
+            None => writeln!(out, "{line}")?,
+        }
+    }
+    Ok(())
+}
+
+fn number_with_earlier(revision: &Revision) -> String {
+    if revision.earlier_numbers.is_empty() {
+        revision.number.to_string()
+    } else {
+        format!(
+            "{} (was {})",
+            revision.number,
+            numbers(&revision.earlier_numbers)
+        )
+    }
+}
+
+fn numbers(numbers: &[u64]) -> String {
+    let numbers: Vec<String> = numbers.iter().map(u64::to_string).collect();
+    numbers.join(", ")
+}
+
+fn age(revision: &Revision, now: Timestamp) -> String {
+    revision
+        .created_at
+        .map_or("<unknown>".to_owned(), |t| human_age(t, now))
+}
+
+/// The change cause, prefixed with what a revert restored.
+fn cause(revision: &Revision) -> String {
+    let cause = revision.change_cause.as_deref().unwrap_or("<none>");
+    match revision.revert_of() {
+        Some(restored) => format!("[revert of {restored}] {cause}"),
+        None => cause.to_owned(),
+    }
+}
+
+/// An image without its registry and repository path, and with a digest cut to 12 digits:
+/// `registry.example.com/team/app@sha256:0123...` becomes `app@sha256:0123456789ab`.
+fn short_image(image: &str) -> String {
+    let (name, digest) = match image.split_once('@') {
+        Some((name, digest)) => (name, Some(digest)),
+        None => (image, None),
+    };
+    let name = name.rsplit('/').next().unwrap_or(name);
+    match digest {
+        Some(digest) => {
+            let (algorithm, hex) = digest.split_once(':').unwrap_or(("", digest));
+            let hex = &hex[..hex.len().min(12)];
+            format!("{name}@{algorithm}:{hex}")
+        }
+        None => name.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shortens_images_for_the_table() {
+        for (image, short) in [
+            ("nginx:1.17", "nginx:1.17"),
+            ("registry.example.com:5000/team/app:v2", "app:v2"),
+            (
+                "ghcr.io/org/app@sha256:0123456789abcdef0123456789abcdef",
+                "app@sha256:0123456789ab",
+            ),
+        ] {
+            assert_eq!(short_image(image), short, "{image}");
+        }
+    }
+}

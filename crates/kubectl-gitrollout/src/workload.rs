@@ -1,0 +1,274 @@
+//! Fetching a workload and the objects that keep its history, and turning them into core values.
+//!
+//! Exactly two API requests: a GET of the workload, and a LIST of its ReplicaSets or
+//! ControllerRevisions filtered by its selector on the server, then by controller owner here.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use k8s_openapi::api::apps::v1::{
+    ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
+};
+use k8s_openapi::api::core::v1::PodTemplateSpec;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use kube::Api;
+use kube::api::ListParams;
+use rollout_core::{Current, History, Revision, WorkloadKind};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::cli::WorkloadRef;
+use crate::client::{Call, Cluster};
+
+pub const REVISION: &str = "deployment.kubernetes.io/revision";
+pub const REVISION_HISTORY: &str = "deployment.kubernetes.io/revision-history";
+pub const CHANGE_CAUSE: &str = "kubernetes.io/change-cause";
+
+/// A workload with a rollout history.
+#[derive(Debug, Clone)]
+pub enum Workload {
+    Deployment(Deployment),
+    StatefulSet(StatefulSet),
+    DaemonSet(DaemonSet),
+}
+
+/// The objects that keep a workload's revisions.
+#[derive(Debug, Clone)]
+pub enum Owned {
+    ReplicaSets(Vec<ReplicaSet>),
+    ControllerRevisions(Vec<ControllerRevision>),
+}
+
+impl Workload {
+    pub fn kind(&self) -> WorkloadKind {
+        match self {
+            Workload::Deployment(_) => WorkloadKind::Deployment,
+            Workload::StatefulSet(_) => WorkloadKind::StatefulSet,
+            Workload::DaemonSet(_) => WorkloadKind::DaemonSet,
+        }
+    }
+
+    pub fn metadata(&self) -> &ObjectMeta {
+        match self {
+            Workload::Deployment(d) => &d.metadata,
+            Workload::StatefulSet(s) => &s.metadata,
+            Workload::DaemonSet(d) => &d.metadata,
+        }
+    }
+
+    fn selector(&self) -> Option<&LabelSelector> {
+        match self {
+            Workload::Deployment(d) => d.spec.as_ref().map(|s| &s.selector),
+            Workload::StatefulSet(s) => s.spec.as_ref().map(|s| &s.selector),
+            Workload::DaemonSet(d) => d.spec.as_ref().map(|s| &s.selector),
+        }
+    }
+
+    fn template(&self) -> Option<&PodTemplateSpec> {
+        match self {
+            Workload::Deployment(d) => d.spec.as_ref().map(|s| &s.template),
+            Workload::StatefulSet(s) => s.spec.as_ref().map(|s| &s.template),
+            Workload::DaemonSet(d) => d.spec.as_ref().map(|s| &s.template),
+        }
+    }
+
+    /// How this workload says which revision is current.
+    fn current(&self) -> Current {
+        match self {
+            Workload::Deployment(d) => d
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(REVISION)?.parse().ok())
+                .map_or(Current::Unknown, Current::Number),
+            Workload::StatefulSet(s) => s
+                .status
+                .as_ref()
+                .and_then(|s| s.update_revision.clone())
+                .map_or(Current::Unknown, Current::Object),
+            Workload::DaemonSet(_) => self
+                .template()
+                .map_or(Current::Unknown, |t| Current::Template(template_value(t))),
+        }
+    }
+
+    /// The history of this workload from the objects listed with its selector: those it does
+    /// not control are left out.
+    pub fn history(&self, owned: Owned) -> History {
+        let meta = self.metadata();
+        let uid = meta.uid.as_deref();
+        let controlled = |m: &ObjectMeta| {
+            m.owner_references
+                .iter()
+                .flatten()
+                .any(|o| o.controller == Some(true) && Some(o.uid.as_str()) == uid)
+        };
+        let revisions = match owned {
+            Owned::ReplicaSets(sets) => sets
+                .into_iter()
+                .filter(|rs| controlled(&rs.metadata))
+                .filter_map(replicaset_revision)
+                .collect(),
+            Owned::ControllerRevisions(revisions) => revisions
+                .into_iter()
+                .filter(|cr| controlled(&cr.metadata))
+                .map(controller_revision)
+                .collect(),
+        };
+        History::new(
+            self.kind(),
+            meta.namespace.clone().unwrap_or_default(),
+            meta.name.clone().unwrap_or_default(),
+            revisions,
+            self.current(),
+        )
+    }
+}
+
+/// GETs the workload and LISTs the objects that keep its history.
+pub async fn fetch(cluster: &Cluster, target: &WorkloadRef) -> Result<(Workload, Owned)> {
+    let kind = target.kind;
+    let workload = match kind {
+        WorkloadKind::Deployment => Workload::Deployment(get(cluster, target).await?),
+        WorkloadKind::StatefulSet => Workload::StatefulSet(get(cluster, target).await?),
+        WorkloadKind::DaemonSet => Workload::DaemonSet(get(cluster, target).await?),
+    };
+    let selector = workload.selector().map(selector_string).unwrap_or_default();
+    let params = ListParams::default().labels(&selector);
+    let call = Call {
+        verb: "list",
+        resource: kind.history_resource(),
+        namespace: &cluster.namespace,
+        name: None,
+    };
+    let owned = match kind {
+        WorkloadKind::Deployment => {
+            let api: Api<ReplicaSet> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+            let list = api.list(&params).await;
+            Owned::ReplicaSets(list.map_err(|e| cluster.explain(call, e))?.items)
+        }
+        WorkloadKind::StatefulSet | WorkloadKind::DaemonSet => {
+            let api: Api<ControllerRevision> =
+                Api::namespaced(cluster.client.clone(), &cluster.namespace);
+            let list = api.list(&params).await;
+            Owned::ControllerRevisions(list.map_err(|e| cluster.explain(call, e))?.items)
+        }
+    };
+    Ok((workload, owned))
+}
+
+async fn get<K>(cluster: &Cluster, target: &WorkloadRef) -> Result<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+    K: Clone + std::fmt::Debug + DeserializeOwned,
+{
+    let api: Api<K> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
+    let call = Call {
+        verb: "get",
+        resource: &format!("{}.apps", target.kind.plural()),
+        namespace: &cluster.namespace,
+        name: Some(&target.name),
+    };
+    api.get(&target.name)
+        .await
+        .map_err(|e| cluster.explain(call, e))
+}
+
+/// A label selector in the form the API's `labelSelector` parameter takes.
+pub fn selector_string(selector: &LabelSelector) -> String {
+    let labels = selector.match_labels.iter().flatten();
+    let mut terms: Vec<String> = labels.map(|(k, v)| format!("{k}={v}")).collect();
+    for expr in selector.match_expressions.iter().flatten() {
+        let values = expr.values.clone().unwrap_or_default().join(",");
+        let key = &expr.key;
+        terms.push(match expr.operator.as_str() {
+            "In" => format!("{key} in ({values})"),
+            "NotIn" => format!("{key} notin ({values})"),
+            "Exists" => key.clone(),
+            _ => format!("!{key}"),
+        });
+    }
+    terms.join(",")
+}
+
+/// A pod template in its canonical JSON form: typed, so what the server leaves as `null` and
+/// what it omits compare equal.
+fn template_value(template: &PodTemplateSpec) -> Value {
+    serde_json::to_value(template).unwrap_or_default()
+}
+
+fn annotations(meta: &ObjectMeta) -> BTreeMap<String, String> {
+    meta.annotations.clone().unwrap_or_default()
+}
+
+fn change_cause(annotations: &BTreeMap<String, String>) -> Option<String> {
+    annotations
+        .get(CHANGE_CAUSE)
+        .filter(|c| !c.is_empty())
+        .cloned()
+}
+
+/// A ReplicaSet's revision; `None` for one the controller has not numbered.
+fn replicaset_revision(rs: ReplicaSet) -> Option<Revision> {
+    let annotations = annotations(&rs.metadata);
+    let number = annotations.get(REVISION)?.parse().ok()?;
+    let earlier_numbers = annotations
+        .get(REVISION_HISTORY)
+        .map(|h| h.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_default();
+    let template = rs.spec.as_ref().and_then(|s| s.template.as_ref());
+    Some(Revision {
+        number,
+        created_at: rs.metadata.creation_timestamp.as_ref().map(|t| t.0),
+        template: template.map(template_value).unwrap_or_default(),
+        change_cause: change_cause(&annotations),
+        earlier_numbers,
+        object: rs.metadata.name.clone().unwrap_or_default(),
+        pods: rs.status.as_ref().map(|s| s.replicas),
+        annotations,
+    })
+}
+
+/// A ControllerRevision's revision: its `data` holds `{"spec": {"template": ...}}`.
+fn controller_revision(cr: ControllerRevision) -> Revision {
+    let annotations = annotations(&cr.metadata);
+    let template = cr
+        .data
+        .as_ref()
+        .and_then(|d| d.0.pointer("/spec/template"))
+        .and_then(|t| serde_json::from_value::<PodTemplateSpec>(t.clone()).ok());
+    Revision {
+        number: u64::try_from(cr.revision).unwrap_or_default(),
+        created_at: cr.metadata.creation_timestamp.as_ref().map(|t| t.0),
+        template: template.as_ref().map(template_value).unwrap_or_default(),
+        change_cause: change_cause(&annotations),
+        earlier_numbers: Vec::new(),
+        object: cr.metadata.name.clone().unwrap_or_default(),
+        pods: None,
+        annotations,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn selectors_read_as_the_api_reads_them() {
+        let selector: LabelSelector = serde_json::from_value(json!({
+            "matchLabels": {"app": "team-app", "tier": "web"},
+            "matchExpressions": [
+                {"key": "env", "operator": "In", "values": ["prod", "stage"]},
+                {"key": "canary", "operator": "NotIn", "values": ["true"]},
+                {"key": "team", "operator": "Exists"},
+                {"key": "legacy", "operator": "DoesNotExist"},
+            ],
+        }))
+        .unwrap();
+        assert_eq!(
+            selector_string(&selector),
+            "app=team-app,tier=web,env in (prod,stage),canary notin (true),team,!legacy"
+        );
+    }
+}
