@@ -5,11 +5,13 @@
 mod cluster;
 mod controlplane;
 mod demo;
+mod fixtures;
 mod process;
 mod standin;
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::{Command, ExitCode, Stdio};
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -40,6 +42,8 @@ enum Task {
         #[arg(long)]
         keep: bool,
     },
+    /// Capture the API objects the unit tests use from the local control plane
+    Fixtures,
     /// Mark pods Ready in place of a kubelet (started by `cluster up`)
     #[command(hide = true)]
     KubeletStandin {
@@ -92,6 +96,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             with_cluster(&root, keep, demo::run)?;
             Ok(ExitCode::SUCCESS)
         }
+        Task::Fixtures => {
+            with_cluster(&root, false, |running| fixtures::run(&root, running))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Task::KubeletStandin { kubeconfig } => {
             standin::run(&kubeconfig)?;
             Ok(ExitCode::SUCCESS)
@@ -99,22 +107,72 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// Runs `cargo test` over the whole workspace against the local control plane.
+/// Runs `cargo test` over the whole workspace against the local control plane, and ends with
+/// one line that sums up every test binary's results.
 fn test(root: &Path, cargo_args: &[String]) -> Result<ExitCode> {
     with_cluster(root, false, |running| {
-        let status = Command::new(env_or("CARGO", "cargo"))
+        let mut child = Command::new(env_or("CARGO", "cargo"))
             .current_dir(root)
-            .args(["test", "--workspace", "--locked"])
+            .args(["test", "--workspace", "--locked", "--no-fail-fast"])
             .args(cargo_args)
-            .env("KUBECONFIG", &running.kubeconfig)
-            .status()
+            .env("GITROLLOUT_TEST_KUBECONFIG", &running.kubeconfig)
+            .stdout(Stdio::piped())
+            .spawn()
             .context("could not run cargo test")?;
+        let stdout = child.stdout.take().context("cargo test has no stdout")?;
+        let mut totals = TestCounts::default();
+        for line in BufReader::new(stdout).lines() {
+            let line = line?;
+            println!("{line}");
+            totals.add_summary(&line);
+        }
+        let status = child.wait()?;
+        println!(
+            "tests: {} passed, {} failed, {} skipped",
+            totals.passed, totals.failed, totals.ignored
+        );
+        if totals.passed == 0 {
+            eprintln!("error: no test ran");
+            return Ok(ExitCode::FAILURE);
+        }
         Ok(if status.success() {
             ExitCode::SUCCESS
         } else {
             ExitCode::FAILURE
         })
     })
+}
+
+/// Test counts summed over `cargo test`'s `test result:` lines.
+#[derive(Debug, Default, PartialEq)]
+struct TestCounts {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+impl TestCounts {
+    /// Adds the counts of a line like `test result: ok. 4 passed; 0 failed; 1 ignored; ...`.
+    fn add_summary(&mut self, line: &str) {
+        let Some(counts) = line.strip_prefix("test result: ") else {
+            return;
+        };
+        for part in counts.split(';') {
+            let mut words = part.split_whitespace().rev();
+            let (Some(what), Some(number)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let Ok(number) = number.parse::<u64>() else {
+                continue;
+            };
+            match what {
+                "passed" => self.passed += number,
+                "failed" => self.failed += number,
+                "ignored" => self.ignored += number,
+                _ => {}
+            }
+        }
+    }
 }
 
 /// Runs `f` with the local control plane up, and stops it afterwards (even when `f` fails) if this
@@ -155,4 +213,30 @@ fn run_checked(cmd: &mut Command) -> Result<()> {
         bail!("{cmd:?} failed with {status}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_cargo_test_results() {
+        let mut counts = TestCounts::default();
+        for line in [
+            "test result: ok. 4 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; \
+             finished in 16.39s",
+            "running 4 tests",
+            "test result: FAILED. 2 passed; 3 failed; 0 ignored; 0 measured; 0 filtered out",
+        ] {
+            counts.add_summary(line);
+        }
+        assert_eq!(
+            counts,
+            TestCounts {
+                passed: 6,
+                failed: 3,
+                ignored: 1
+            }
+        );
+    }
 }
