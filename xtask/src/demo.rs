@@ -10,22 +10,25 @@ use crate::run_checked;
 const NAMESPACE: &str = "gitrollout-demo";
 
 pub fn run(cluster: &Running) -> Result<()> {
-    let kubectl = |args: &str| -> Result<()> {
+    // Commands in the story's namespace; the namespace itself is made with `namespaced: false`.
+    let run = |args: &str, namespaced: bool| -> Result<()> {
         println!("\n$ kubectl {args}");
-        run_checked(
-            Command::new(cluster.bin.path("kubectl"))
-                .env("KUBECONFIG", &cluster.kubeconfig)
-                .args(["--namespace", NAMESPACE])
-                .args(args.split_whitespace()),
-        )
+        let mut cmd = Command::new(cluster.bin.path("kubectl"));
+        cmd.env("KUBECONFIG", &cluster.kubeconfig);
+        if namespaced {
+            cmd.args(["--namespace", NAMESPACE]);
+        }
+        run_checked(cmd.args(args.split_whitespace()))
     };
+    let kubectl = |args: &str| run(args, true);
     let say = |text: &str| println!("\n# {text}");
 
     say("a fresh namespace for the story");
-    kubectl(&format!(
-        "delete namespace {NAMESPACE} --ignore-not-found --wait"
-    ))?;
-    kubectl(&format!("create namespace {NAMESPACE}"))?;
+    run(
+        &format!("delete namespace {NAMESPACE} --ignore-not-found --wait"),
+        false,
+    )?;
+    run(&format!("create namespace {NAMESPACE}"), false)?;
 
     say("deploy team-app on nginx:1.16, scale it to 10, release 1.17, then 1.18");
     kubectl("create deployment team-app --image=nginx:1.16")?;
