@@ -194,6 +194,71 @@ impl TestNamespace {
     }
 }
 
+/// An apps/v1 workload whose pods run one container, `nginx`, of `image`.
+pub fn workload(kind: &str, name: &str, image: &str, replicas: Option<i32>) -> serde_json::Value {
+    let mut object = json!({
+        "apiVersion": "apps/v1",
+        "kind": kind,
+        "metadata": {"name": name},
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "nginx", "image": image}]},
+            },
+        },
+    });
+    if let Some(replicas) = replicas {
+        object["spec"]["replicas"] = json!(replicas);
+    }
+    object
+}
+
+/// A strategic merge patch that sets the `nginx` container's image.
+pub fn set_image(image: &str) -> serde_json::Value {
+    json!({"spec": {"template": {"spec": {"containers": [{"name": "nginx", "image": image}]}}}})
+}
+
+/// The first half of the 2 AM story with real kubectl: `team-app` on nginx:1.16, scaled to 10,
+/// then releases 1.17 and 1.18, each rolled out completely. Revisions 1, 2 and 3.
+pub fn play_deployment_story(ns: &TestNamespace) {
+    let status = ["rollout", "status", "deployment/team-app", "--timeout=120s"];
+    ns.kubectl_ok(&["create", "deployment", "team-app", "--image=nginx:1.16"]);
+    ns.kubectl_ok(&status);
+    ns.kubectl_ok(&["scale", "deployment/team-app", "--replicas=10"]);
+    ns.kubectl_ok(&status);
+    for version in ["1.17", "1.18"] {
+        let image = format!("nginx=nginx:{version}");
+        ns.kubectl_ok(&["set", "image", "deployment/team-app", &image]);
+        ns.kubectl_ok(&status);
+    }
+}
+
+/// StatefulSet `team-db` with 2 replicas on nginx:1.16, then releases 1.17 and 1.18, each rolled
+/// out completely: ControllerRevisions 1, 2 and 3.
+pub async fn play_statefulset_story(ns: &TestNamespace) {
+    let mut sts = workload("StatefulSet", "team-db", "nginx:1.16", Some(2));
+    sts["spec"]["serviceName"] = json!("team-db");
+    ns.create::<StatefulSet>(sts).await;
+    ns.wait_rollout("team-db", statefulset_complete(2)).await;
+    for image in ["nginx:1.17", "nginx:1.18"] {
+        ns.patch::<StatefulSet>("team-db", set_image(image)).await;
+        ns.wait_rollout("team-db", statefulset_complete(2)).await;
+    }
+}
+
+/// DaemonSet `team-agent` on nginx:1.16, then releases 1.17 and 1.18, each rolled out on the
+/// stand-in's one node: ControllerRevisions 1, 2 and 3.
+pub async fn play_daemonset_story(ns: &TestNamespace) {
+    ns.create::<DaemonSet>(workload("DaemonSet", "team-agent", "nginx:1.16", None))
+        .await;
+    ns.wait_rollout("team-agent", daemonset_complete(1)).await;
+    for image in ["nginx:1.17", "nginx:1.18"] {
+        ns.patch::<DaemonSet>("team-agent", set_image(image)).await;
+        ns.wait_rollout("team-agent", daemonset_complete(1)).await;
+    }
+}
+
 /// Panics with the command's stderr when it did not succeed.
 pub fn assert_success(what: &str, output: &Output) {
     assert!(

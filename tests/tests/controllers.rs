@@ -3,11 +3,10 @@
 use std::collections::BTreeMap;
 
 use gitrollout_tests::{
-    TestNamespace, daemonset_complete, deployment_complete, statefulset_complete,
+    TestNamespace, deployment_complete, play_daemonset_story, play_deployment_story,
+    play_statefulset_story, set_image, workload,
 };
-use k8s_openapi::api::apps::v1::{
-    ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
-};
+use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment, ReplicaSet};
 use kube::api::ListParams;
 use serde_json::json;
 
@@ -55,27 +54,13 @@ async fn deployment_story_makes_revisions_1_2_3() {
 #[tokio::test]
 async fn kubectl_rollout_undo_rewrites_history() {
     let ns = TestNamespace::new("kubectl-undo").await;
-    let status = ["rollout", "status", "deployment/team-app", "--timeout=120s"];
-    ns.kubectl_ok(&["create", "deployment", "team-app", "--image=nginx:1.16"]);
-    ns.kubectl_ok(&status);
-    ns.kubectl_ok(&["scale", "deployment/team-app", "--replicas=10"]);
-    ns.kubectl_ok(&status);
-    for version in ["1.17", "1.18"] {
-        let image = format!("nginx=nginx:{version}");
-        ns.kubectl_ok(&["set", "image", "deployment/team-app", &image]);
-        ns.kubectl_ok(&status);
-    }
+    play_deployment_story(&ns);
     let before = ns.kubectl_ok(&["rollout", "history", "deployment/team-app"]);
     assert_eq!(history_numbers(&before), [1, 2, 3], "{before}");
 
-    ns.kubectl_ok(&[
-        "rollout",
-        "undo",
-        "deployment/team-app",
-        "--to-revision",
-        "2",
-    ]);
-    ns.kubectl_ok(&status);
+    let undo = "rollout undo deployment/team-app --to-revision 2";
+    ns.kubectl_ok(&undo.split(' ').collect::<Vec<_>>());
+    ns.kubectl_ok(&["rollout", "status", "deployment/team-app", "--timeout=120s"]);
 
     let after = ns.kubectl_ok(&["rollout", "history", "deployment/team-app"]);
     assert_eq!(history_numbers(&after), [1, 3, 4], "{after}");
@@ -93,14 +78,7 @@ async fn kubectl_rollout_undo_rewrites_history() {
 #[tokio::test]
 async fn statefulset_releases_make_controller_revisions_1_2_3() {
     let ns = TestNamespace::new("statefulset-story").await;
-    let mut sts = workload("StatefulSet", "team-db", "nginx:1.16", Some(2));
-    sts["spec"]["serviceName"] = json!("team-db");
-    ns.create::<StatefulSet>(sts).await;
-    ns.wait_rollout("team-db", statefulset_complete(2)).await;
-    for image in ["nginx:1.17", "nginx:1.18"] {
-        ns.patch::<StatefulSet>("team-db", set_image(image)).await;
-        ns.wait_rollout("team-db", statefulset_complete(2)).await;
-    }
+    play_statefulset_story(&ns).await;
     assert_eq!(
         controller_revisions(&ns).await,
         images_by_revision(["nginx:1.16", "nginx:1.17", "nginx:1.18"])
@@ -111,43 +89,12 @@ async fn statefulset_releases_make_controller_revisions_1_2_3() {
 #[tokio::test]
 async fn daemonset_releases_make_controller_revisions_1_2_3() {
     let ns = TestNamespace::new("daemonset-story").await;
-    ns.create::<DaemonSet>(workload("DaemonSet", "team-agent", "nginx:1.16", None))
-        .await;
-    // The stand-in registers one node.
-    ns.wait_rollout("team-agent", daemonset_complete(1)).await;
-    for image in ["nginx:1.17", "nginx:1.18"] {
-        ns.patch::<DaemonSet>("team-agent", set_image(image)).await;
-        ns.wait_rollout("team-agent", daemonset_complete(1)).await;
-    }
+    play_daemonset_story(&ns).await;
     assert_eq!(
         controller_revisions(&ns).await,
         images_by_revision(["nginx:1.16", "nginx:1.17", "nginx:1.18"])
     );
     ns.delete().await;
-}
-
-/// An apps/v1 workload whose pods run one container, `nginx`, of `image`.
-fn workload(kind: &str, name: &str, image: &str, replicas: Option<i32>) -> serde_json::Value {
-    let mut object = json!({
-        "apiVersion": "apps/v1",
-        "kind": kind,
-        "metadata": {"name": name},
-        "spec": {
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "nginx", "image": image}]},
-            },
-        },
-    });
-    if let Some(replicas) = replicas {
-        object["spec"]["replicas"] = json!(replicas);
-    }
-    object
-}
-
-fn set_image(image: &str) -> serde_json::Value {
-    json!({"spec": {"template": {"spec": {"containers": [{"name": "nginx", "image": image}]}}}})
 }
 
 /// Revision number -> (image, revision-history) of the namespace's ReplicaSets.

@@ -1,0 +1,140 @@
+//! The command line without a cluster: usage errors, help, completion, an unreachable server.
+
+// A test states what it expects with unwrap: a failure there is the test failing.
+#![allow(clippy::unwrap_used)]
+
+use assert_cmd::Command;
+
+fn gitrollout(home: &tempfile::TempDir) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubectl-gitrollout"));
+    cmd.env_clear().env("HOME", home.path());
+    cmd
+}
+
+fn stderr_of(cmd: &mut Command, code: i32) -> String {
+    let run = cmd.assert().code(code);
+    assert!(run.get_output().stdout.is_empty());
+    String::from_utf8(run.get_output().stderr.clone()).unwrap()
+}
+
+#[test]
+fn bad_usage_exits_2_before_any_request() {
+    let home = tempfile::tempdir().unwrap();
+    for (args, message) in [
+        (
+            &["history", "pod/web"][..],
+            "error: unknown workload type \"pod\": use deployment (deploy), statefulset (sts) or \
+             daemonset (ds)\n",
+        ),
+        (
+            &["history", "deployment"][..],
+            "error: name the workload as TYPE/NAME or TYPE NAME, e.g. deployment/team-app\n",
+        ),
+        (
+            &["diff", "deploy/web", "0"][..],
+            "error: a revision is a positive integer, not \"0\"; list them with `kubectl \
+             gitrollout history`\n",
+        ),
+        (
+            &["diff", "deploy/web", "1", "2", "3"][..],
+            "error: diff takes a workload and at most two revisions, FROM and TO\n",
+        ),
+    ] {
+        assert_eq!(
+            stderr_of(gitrollout(&home).args(args), 2),
+            message,
+            "{args:?}"
+        );
+    }
+    let clap_error = stderr_of(
+        gitrollout(&home).args(["history", "deploy/web", "--revision", "abc"]),
+        2,
+    );
+    assert!(
+        clap_error.contains("--revision <N>")
+            && clap_error.contains("a revision is a positive integer"),
+        "{clap_error}"
+    );
+}
+
+#[test]
+fn an_unreachable_cluster_says_where_it_looked() {
+    let home = tempfile::tempdir().unwrap();
+    let kubeconfig = home.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        r#"{"apiVersion": "v1", "kind": "Config",
+            "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1",
+                          "insecure-skip-tls-verify": true}}],
+            "users": [{"name": "u", "user": {"token": "t"}}],
+            "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+            "current-context": "c"}"#,
+    )
+    .unwrap();
+    let stderr = stderr_of(
+        gitrollout(&home)
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(["history", "deployment/team-app"]),
+        1,
+    );
+    assert!(
+        stderr.starts_with("error: cannot reach the Kubernetes API at https://127.0.0.1:1/"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: check that the cluster runs"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn no_kubeconfig_at_all_says_how_to_name_one() {
+    let home = tempfile::tempdir().unwrap();
+    let stderr = stderr_of(gitrollout(&home).args(["history", "deploy/web"]), 1);
+    assert!(
+        stderr.starts_with("error: could not find a cluster to talk to"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: set KUBECONFIG or pass --kubeconfig"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn help_shows_examples_as_kubectl_gitrollout() {
+    let home = tempfile::tempdir().unwrap();
+    for args in [&["--help"][..], &["history", "--help"], &["diff", "--help"]] {
+        let run = gitrollout(&home).args(args).assert().success();
+        let help = String::from_utf8(run.get_output().stdout.clone()).unwrap();
+        assert!(help.contains("Examples:"), "{args:?}: {help}");
+        assert!(help.contains("kubectl gitrollout "), "{args:?}: {help}");
+    }
+}
+
+#[test]
+fn completion_scripts_know_the_subcommands() {
+    let home = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish"] {
+        let run = gitrollout(&home)
+            .args(["completion", shell])
+            .assert()
+            .success();
+        let script = String::from_utf8(run.get_output().stdout.clone()).unwrap();
+        assert!(
+            script.contains("history") && script.contains("diff"),
+            "{shell}"
+        );
+    }
+}
+
+#[test]
+fn version_names_the_release() {
+    let home = tempfile::tempdir().unwrap();
+    let run = gitrollout(&home).arg("version").assert().success();
+    assert_eq!(
+        String::from_utf8_lossy(&run.get_output().stdout),
+        format!("kubectl-gitrollout {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
