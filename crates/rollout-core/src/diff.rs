@@ -50,6 +50,22 @@ pub fn diff_templates(
     }
 }
 
+/// Compares two pod templates as they are written, revert markers included; only the
+/// controllers' hash labels are left out.
+pub fn diff_raw(
+    from: &Value,
+    from_label: impl Into<String>,
+    to: &Value,
+    to_label: impl Into<String>,
+) -> TemplateDiff {
+    TemplateDiff {
+        from_label: from_label.into(),
+        to_label: to_label.into(),
+        from_yaml: template::to_yaml(&template::without_hashes(from)),
+        to_yaml: template::to_yaml(&template::without_hashes(to)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

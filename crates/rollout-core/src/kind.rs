@@ -52,6 +52,15 @@ impl WorkloadKind {
         }
     }
 
+    /// The resource as RBAC names it, e.g. `deployments.apps`.
+    pub fn resource(self) -> &'static str {
+        match self {
+            WorkloadKind::Deployment => "deployments.apps",
+            WorkloadKind::StatefulSet => "statefulsets.apps",
+            WorkloadKind::DaemonSet => "daemonsets.apps",
+        }
+    }
+
     /// The short name kubectl knows, e.g. `deploy`.
     pub fn short(self) -> &'static str {
         match self {

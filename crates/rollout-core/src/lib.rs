@@ -6,11 +6,17 @@
 
 mod age;
 mod diff;
+mod gitops;
 mod history;
 mod kind;
+mod revert;
+mod status;
 pub mod template;
 
 pub use age::human_age;
 pub use diff::{TemplateDiff, diff_templates};
+pub use gitops::{GitOpsManager, gitops_manager};
 pub use history::{Container, Current, History, HistoryError, Revision};
 pub use kind::{UnknownKind, WorkloadKind};
+pub use revert::{RevertError, RevertPlan, RevertRequest, made_by, plan_revert};
+pub use status::{RolloutProgress, RolloutStatus};

@@ -15,13 +15,22 @@ pub const REVERTED_AT: &str = "gitrollout.dev/reverted-at";
 const HASH_LABELS: [&str; 2] = ["pod-template-hash", "controller-revision-hash"];
 const MARKERS: [&str; 2] = [REVERT_OF, REVERTED_AT];
 
+/// The template without the controllers' hash labels, revert markers kept: what a dry run shows.
+pub fn without_hashes(template: &Value) -> Value {
+    strip(template, &[])
+}
+
 /// The template without bookkeeping: hash labels and revert markers removed, and label or
 /// annotation maps that end up empty removed with them.
 pub fn normalize(template: &Value) -> Value {
+    strip(template, &MARKERS)
+}
+
+fn strip(template: &Value, annotations: &[&str]) -> Value {
     let mut template = template.clone();
     if let Some(metadata) = template.get_mut("metadata").and_then(Value::as_object_mut) {
         remove_keys(metadata, "labels", &HASH_LABELS);
-        remove_keys(metadata, "annotations", &MARKERS);
+        remove_keys(metadata, "annotations", annotations);
         if metadata.is_empty()
             && let Some(object) = template.as_object_mut()
         {

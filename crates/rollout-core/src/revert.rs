@@ -1,0 +1,357 @@
+//! Reverting as git reverts: a new revision whose pod template equals an old one's, marked so the
+//! controller cannot re-use (and renumber) the old revision.
+
+use jiff::Timestamp;
+use serde_json::{Map, Value};
+
+use crate::history::{History, HistoryError};
+use crate::{diff::TemplateDiff, template};
+
+/// What `revert` is asked to do.
+#[derive(Debug, Clone)]
+pub struct RevertRequest<'a> {
+    /// The revision to restore; by default the one before the current one.
+    pub target: Option<u64>,
+    /// The change cause to record instead of the default one.
+    pub message: Option<&'a str>,
+    /// Whether the workload's rollout is paused.
+    pub paused: bool,
+    /// When the revert happens, recorded in the `reverted-at` marker. Its fractional seconds keep
+    /// two reverts to the same revision within one second from having equal templates, which the
+    /// controller would merge into one renumbered revision.
+    pub now: Timestamp,
+}
+
+/// The write a revert makes, computed from what was read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RevertPlan {
+    /// The revision restored.
+    pub target: u64,
+    /// The pod template to write: the target's, with fresh revert markers.
+    pub template: Value,
+    /// The `kubernetes.io/change-cause` to set on the workload.
+    pub change_cause: String,
+    /// The live template against the one to write, revert markers included.
+    pub diff: TemplateDiff,
+}
+
+/// Why a revert is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RevertError {
+    #[error(transparent)]
+    History(#[from] HistoryError),
+    #[error(
+        "{workload} is paused, and a revert would not roll out\nhint: resume it first with \
+         `kubectl rollout resume {workload}`"
+    )]
+    Paused { workload: String },
+    #[error(
+        "{workload} already runs the pod template of revision {target}; nothing to revert\nhint: \
+         see what each revision ran with `kubectl gitrollout history {workload}`"
+    )]
+    AlreadyCurrent { workload: String, target: u64 },
+    #[error(
+        "{workload} has no revision before the current one ({current}) to revert to\nhint: name \
+         one with --to-revision"
+    )]
+    NoPrevious { workload: String, current: u64 },
+}
+
+/// Plans a revert of `history`'s workload, whose live pod template is `live`.
+pub fn plan_revert(
+    history: &History,
+    live: &Value,
+    request: &RevertRequest<'_>,
+) -> Result<RevertPlan, RevertError> {
+    let workload = history.workload();
+    if request.paused {
+        return Err(RevertError::Paused { workload });
+    }
+    let target = match request.target {
+        Some(number) => history.get(number)?,
+        None => {
+            let current = history.current()?;
+            history
+                .previous(current.number)
+                .ok_or(RevertError::NoPrevious {
+                    workload: workload.clone(),
+                    current: current.number,
+                })?
+        }
+    };
+    if template::same_content(&target.template, live) {
+        return Err(RevertError::AlreadyCurrent {
+            workload,
+            target: target.number,
+        });
+    }
+
+    let mut restored = template::normalize(&target.template);
+    set_annotation(
+        &mut restored,
+        template::REVERT_OF,
+        target.number.to_string(),
+    );
+    set_annotation(
+        &mut restored,
+        template::REVERTED_AT,
+        request.now.to_string(),
+    );
+
+    let images: Vec<String> = target.containers().iter().map(|c| c.to_string()).collect();
+    let change_cause = match request.message {
+        Some(message) => message.to_owned(),
+        None => format!(
+            "revert to revision {}: {}",
+            target.number,
+            images.join(", ")
+        ),
+    };
+    let diff = crate::diff::diff_raw(
+        live,
+        format!("{workload} (live)"),
+        &restored,
+        format!("{workload} (revert to revision {})", target.number),
+    );
+    Ok(RevertPlan {
+        target: target.number,
+        template: restored,
+        change_cause,
+        diff,
+    })
+}
+
+/// Whether `template` is the one a plan wrote: the same revert markers, to the second.
+pub fn made_by(plan: &RevertPlan, template: &Value) -> bool {
+    [template::REVERT_OF, template::REVERTED_AT]
+        .iter()
+        .all(|key| template::annotation(template, key) == template::annotation(&plan.template, key))
+}
+
+fn set_annotation(template: &mut Value, key: &str, value: String) {
+    let Some(object) = template.as_object_mut() else {
+        return;
+    };
+    let metadata = object
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
+    let Some(metadata) = metadata.as_object_mut() else {
+        return;
+    };
+    let annotations = metadata
+        .entry("annotations")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Some(annotations) = annotations.as_object_mut() {
+        annotations.insert(key.to_owned(), Value::String(value));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::{Current, Revision, WorkloadKind};
+
+    fn template(image: &str, hash: &str, markers: Option<(&str, &str)>) -> Value {
+        let mut t = json!({
+            "metadata": {"labels": {"app": "a", "pod-template-hash": hash}},
+            "spec": {"containers": [{"name": "nginx", "image": image}]},
+        });
+        if let Some((of, at)) = markers {
+            t["metadata"]["annotations"] =
+                json!({template::REVERT_OF: of, template::REVERTED_AT: at});
+        }
+        t
+    }
+
+    fn history(current: u64, revisions: &[(u64, Value)]) -> History {
+        let revisions = revisions
+            .iter()
+            .map(|(number, template)| Revision {
+                number: *number,
+                created_at: None,
+                template: template.clone(),
+                change_cause: None,
+                earlier_numbers: Vec::new(),
+                object: format!("a-{number}"),
+                pods: None,
+                annotations: BTreeMap::new(),
+            })
+            .collect();
+        History::new(
+            WorkloadKind::Deployment,
+            "ns",
+            "a",
+            revisions,
+            Current::Number(current),
+        )
+    }
+
+    fn story() -> History {
+        history(
+            3,
+            &[
+                (1, template("nginx:1.16", "h1", None)),
+                (2, template("nginx:1.17", "h2", None)),
+                (3, template("nginx:1.18", "h3", None)),
+            ],
+        )
+    }
+
+    fn request(target: Option<u64>) -> RevertRequest<'static> {
+        RevertRequest {
+            target,
+            message: None,
+            paused: false,
+            now: "2026-11-26T02:00:00Z".parse().unwrap(),
+        }
+    }
+
+    fn live(history: &History) -> Value {
+        let mut t = history.current().unwrap().template.clone();
+        t["metadata"]["labels"]
+            .as_object_mut()
+            .unwrap()
+            .remove("pod-template-hash");
+        t
+    }
+
+    #[test]
+    fn restores_the_target_with_fresh_markers() {
+        let h = story();
+        let plan = plan_revert(&h, &live(&h), &request(Some(2))).unwrap();
+        assert_eq!(plan.target, 2);
+        assert_eq!(
+            plan.template,
+            json!({
+                "metadata": {
+                    "labels": {"app": "a"},
+                    "annotations": {template::REVERT_OF: "2",
+                                    template::REVERTED_AT: "2026-11-26T02:00:00Z"},
+                },
+                "spec": {"containers": [{"name": "nginx", "image": "nginx:1.17"}]},
+            })
+        );
+        assert_eq!(plan.change_cause, "revert to revision 2: nginx=nginx:1.17");
+        insta::assert_snapshot!(plan.diff.unified(), @"
+        --- deployment.apps/a (live)
+        +++ deployment.apps/a (revert to revision 2)
+        @@ -1,7 +1,10 @@
+         metadata:
+        +  annotations:
+        +    gitrollout.dev/revert-of: '2'
+        +    gitrollout.dev/reverted-at: 2026-11-26T02:00:00Z
+           labels:
+             app: a
+         spec:
+           containers:
+        -  - image: nginx:1.18
+        +  - image: nginx:1.17
+             name: nginx
+        ");
+    }
+
+    #[test]
+    fn defaults_to_the_revision_before_the_current_one() {
+        let h = story();
+        assert_eq!(
+            plan_revert(&h, &live(&h), &request(None)).unwrap().target,
+            2
+        );
+    }
+
+    #[test]
+    fn a_revert_of_a_revert_replaces_the_inherited_markers() {
+        // Revision 4 restored revision 2; revision 5 then restored revision 3.
+        let h = history(
+            5,
+            &[
+                (1, template("nginx:1.16", "h1", None)),
+                (
+                    4,
+                    template("nginx:1.17", "h4", Some(("2", "2026-11-25T00:00:00Z"))),
+                ),
+                (
+                    5,
+                    template("nginx:1.18", "h5", Some(("3", "2026-11-25T01:00:00Z"))),
+                ),
+            ],
+        );
+        let plan = plan_revert(&h, &live(&h), &request(Some(4))).unwrap();
+        assert_eq!(
+            template::annotation(&plan.template, template::REVERT_OF),
+            Some("4")
+        );
+        assert_eq!(
+            template::annotation(&plan.template, template::REVERTED_AT),
+            Some("2026-11-26T02:00:00Z")
+        );
+        // Markers are bookkeeping: revision 5 runs what revision 3 ran.
+        let current = template("nginx:1.18", "h3", None);
+        assert_eq!(
+            plan_revert(&h, &current, &request(Some(5))).unwrap_err(),
+            RevertError::AlreadyCurrent {
+                workload: "deployment.apps/a".into(),
+                target: 5
+            }
+        );
+    }
+
+    #[test]
+    fn refuses_what_cannot_be_reverted() {
+        let h = story();
+        let refuse = |h: &History, req: RevertRequest<'_>| {
+            plan_revert(h, &live(h), &req).unwrap_err().to_string()
+        };
+        assert_eq!(
+            refuse(
+                &h,
+                RevertRequest {
+                    paused: true,
+                    ..request(Some(2))
+                }
+            ),
+            "deployment.apps/a is paused, and a revert would not roll out\nhint: resume it first \
+             with `kubectl rollout resume deployment.apps/a`"
+        );
+        assert_eq!(
+            refuse(&h, request(Some(3))),
+            "deployment.apps/a already runs the pod template of revision 3; nothing to revert\n\
+             hint: see what each revision ran with `kubectl gitrollout history deployment.apps/a`"
+        );
+        assert_eq!(
+            refuse(&h, request(Some(7))),
+            "revision 7 is not in the history of deployment.apps/a; it has revisions 1, 2, 3"
+        );
+        let first = history(1, &[(1, template("nginx:1.16", "h1", None))]);
+        assert_eq!(
+            refuse(&first, request(None)),
+            "deployment.apps/a has no revision before the current one (1) to revert to\nhint: \
+             name one with --to-revision"
+        );
+    }
+
+    #[test]
+    fn a_message_replaces_the_default_cause() {
+        let h = story();
+        let req = RevertRequest {
+            message: Some("payments fail on 1.18"),
+            ..request(Some(2))
+        };
+        let plan = plan_revert(&h, &live(&h), &req).unwrap();
+        assert_eq!(plan.change_cause, "payments fail on 1.18");
+    }
+
+    #[test]
+    fn recognises_the_revision_it_made() {
+        let h = story();
+        let plan = plan_revert(&h, &live(&h), &request(Some(2))).unwrap();
+        let mut made = plan.template.clone();
+        made["metadata"]["labels"]["pod-template-hash"] = json!("h4");
+        assert!(made_by(&plan, &made));
+        assert!(!made_by(&plan, &template("nginx:1.17", "h2", None)));
+    }
+}
