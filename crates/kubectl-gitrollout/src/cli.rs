@@ -82,6 +82,17 @@ pub enum Command {
   # With a diff tool of your own, as kubectl diff honours it
   KUBECTL_EXTERNAL_DIFF=\"colordiff -u\" kubectl gitrollout diff deploy/team-app")]
     Diff(DiffArgs),
+    /// Restore an earlier revision as a new revision, keeping history append-only
+    #[command(after_help = "Examples:
+  # Back to the revision before the current one
+  kubectl gitrollout revert deployment/team-app
+  # See what reverting to revision 2 would change, without changing anything
+  kubectl gitrollout revert deployment/team-app --to-revision 2 --dry-run
+  # Revert, say why, and wait until the rollout completes
+  kubectl gitrollout revert deployment/team-app --to-revision 2 -m \"payments fail on 1.18\" --wait
+
+Revision 2 keeps its number: the revert becomes a new revision, marked as a revert of 2.")]
+    Revert(RevertArgs),
     /// Print a shell completion script
     #[command(after_help = "Examples:
   source <(kubectl-gitrollout completion bash)
@@ -112,6 +123,31 @@ pub struct DiffArgs {
     /// TYPE/NAME or TYPE NAME, then FROM and TO revisions (default: previous and current)
     #[arg(value_name = "WORKLOAD [FROM [TO]]", required = true, num_args = 1..=4)]
     pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RevertArgs {
+    /// TYPE/NAME or TYPE NAME, e.g. deployment/team-app
+    #[arg(value_name = "WORKLOAD", required = true, num_args = 1..=2)]
+    pub workload: Vec<String>,
+    /// The revision to restore (default: the one before the current one)
+    #[arg(long, value_name = "N", value_parser = parse_revision)]
+    pub to_revision: Option<u64>,
+    /// Print the diff the revert would make, and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Wait until the rollout completes, as `kubectl rollout status` judges it
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait waits before failing
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_timeout, requires = "wait")]
+    pub timeout: Duration,
+    /// The change cause to record (default: the revision restored and its images)
+    #[arg(short = 'm', long, value_name = "MSG")]
+    pub message: Option<String>,
+    /// Revert even a workload that Argo CD or Flux manages
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -8,6 +8,7 @@ pub mod cli;
 mod client;
 mod external_diff;
 pub mod render;
+pub mod revert;
 pub mod workload;
 
 use std::io::Write;
@@ -33,9 +34,24 @@ pub struct Look {
 
 /// Runs one command, writing its output to `out`.
 pub async fn run(cli: Cli, out: &mut dyn Write, look: Look) -> Result<()> {
+    run_with(cli, out, look, &mut || Box::pin(async {})).await
+}
+
+/// Runs one command; a revert calls `before_write` between reading the workload and writing it.
+pub async fn run_with(
+    cli: Cli,
+    out: &mut dyn Write,
+    look: Look,
+    before_write: revert::BeforeWrite<'_>,
+) -> Result<()> {
     match cli.command {
         Command::History(args) => history(&cli.global, args, out, look).await,
         Command::Diff(args) => diff(&cli.global, args, out, look).await,
+        Command::Revert(args) => {
+            let (target, _) = split_workload(&args.workload)?;
+            let cluster = client::connect(&cli.global).await?;
+            revert::run(&cluster, &target, &args, out, look, before_write).await
+        }
         Command::Completion { shell } => {
             let mut command = Cli::command();
             clap_complete::generate(shell, &mut command, "kubectl-gitrollout", out);

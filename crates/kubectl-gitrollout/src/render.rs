@@ -127,7 +127,7 @@ pub fn table(out: &mut dyn Write, history: &History, now: Timestamp, wide: bool)
         write!(
             tw,
             "{current}\t{}\t{}\t{}\t-\t{}",
-            number_with_earlier(revision),
+            number_with_origin(revision),
             age(revision, now),
             images.join(","),
             cause(revision)
@@ -239,16 +239,17 @@ pub fn unified(out: &mut dyn Write, diff: &TemplateDiff, color: bool) -> io::Res
     Ok(())
 }
 
-fn number_with_earlier(revision: &Revision) -> String {
-    if revision.earlier_numbers.is_empty() {
-        revision.number.to_string()
-    } else {
-        format!(
-            "{} (was {})",
-            revision.number,
-            numbers(&revision.earlier_numbers)
-        )
+/// `4`, `4 (was 2)` for a revision the controller renumbered, `5 (revert of 3)` for one made by
+/// `revert`.
+fn number_with_origin(revision: &Revision) -> String {
+    let mut text = revision.number.to_string();
+    if !revision.earlier_numbers.is_empty() {
+        text += &format!(" (was {})", numbers(&revision.earlier_numbers));
     }
+    if let Some(restored) = revision.revert_of() {
+        text += &format!(" (revert of {restored})");
+    }
+    text
 }
 
 fn numbers(numbers: &[u64]) -> String {
@@ -262,13 +263,8 @@ fn age(revision: &Revision, now: Timestamp) -> String {
         .map_or("<unknown>".to_owned(), |t| human_age(t, now))
 }
 
-/// The change cause, prefixed with what a revert restored.
-fn cause(revision: &Revision) -> String {
-    let cause = revision.change_cause.as_deref().unwrap_or("<none>");
-    match revision.revert_of() {
-        Some(restored) => format!("[revert of {restored}] {cause}"),
-        None => cause.to_owned(),
-    }
+fn cause(revision: &Revision) -> &str {
+    revision.change_cause.as_deref().unwrap_or("<none>")
 }
 
 /// An image without its registry and repository path, and with a digest cut to 12 digits:

@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use kube::Api;
 use kube::api::ListParams;
-use rollout_core::{Current, History, Revision, WorkloadKind};
+use rollout_core::{Current, History, Revision, RolloutProgress, WorkloadKind};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -64,6 +64,78 @@ impl Workload {
         }
     }
 
+    /// The live pod template, in the canonical form revisions are compared in.
+    pub fn template_value(&self) -> Value {
+        self.template().map(template_value).unwrap_or_default()
+    }
+
+    /// Whether the rollout is paused (only Deployments can be).
+    pub fn paused(&self) -> bool {
+        match self {
+            Workload::Deployment(d) => d.spec.as_ref().and_then(|s| s.paused) == Some(true),
+            Workload::StatefulSet(_) | Workload::DaemonSet(_) => false,
+        }
+    }
+
+    /// The counts `kubectl rollout status` judges this workload's rollout by.
+    pub fn progress(&self) -> RolloutProgress {
+        let generation = self.metadata().generation.unwrap_or_default();
+        match self {
+            Workload::Deployment(d) => {
+                let status = d.status.clone().unwrap_or_default();
+                let stuck = status.conditions.iter().flatten().any(|c| {
+                    c.type_ == "Progressing"
+                        && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
+                });
+                RolloutProgress {
+                    generation,
+                    observed_generation: status.observed_generation.unwrap_or_default(),
+                    desired: d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+                    updated: status.updated_replicas.unwrap_or_default(),
+                    ready: status.ready_replicas.unwrap_or_default(),
+                    available: status.available_replicas.unwrap_or_default(),
+                    total: status.replicas.unwrap_or_default(),
+                    deadline_exceeded: stuck,
+                    revisions_converged: true,
+                    rolling: true,
+                }
+            }
+            Workload::StatefulSet(s) => {
+                let status = s.status.clone().unwrap_or_default();
+                let strategy = s.spec.as_ref().and_then(|s| s.update_strategy.as_ref());
+                RolloutProgress {
+                    generation,
+                    observed_generation: status.observed_generation.unwrap_or_default(),
+                    desired: s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+                    updated: status.updated_replicas.unwrap_or_default(),
+                    ready: status.ready_replicas.unwrap_or_default(),
+                    available: status.available_replicas.unwrap_or_default(),
+                    total: status.replicas,
+                    deadline_exceeded: false,
+                    revisions_converged: status.current_revision.is_some()
+                        && status.current_revision == status.update_revision,
+                    rolling: strategy.and_then(|s| s.type_.as_deref()) != Some("OnDelete"),
+                }
+            }
+            Workload::DaemonSet(d) => {
+                let status = d.status.clone().unwrap_or_default();
+                let strategy = d.spec.as_ref().and_then(|s| s.update_strategy.as_ref());
+                RolloutProgress {
+                    generation,
+                    observed_generation: status.observed_generation.unwrap_or_default(),
+                    desired: status.desired_number_scheduled,
+                    updated: status.updated_number_scheduled.unwrap_or_default(),
+                    ready: status.number_ready,
+                    available: status.number_available.unwrap_or_default(),
+                    total: status.current_number_scheduled,
+                    deadline_exceeded: false,
+                    revisions_converged: true,
+                    rolling: strategy.and_then(|s| s.type_.as_deref()) != Some("OnDelete"),
+                }
+            }
+        }
+    }
+
     fn template(&self) -> Option<&PodTemplateSpec> {
         match self {
             Workload::Deployment(d) => d.spec.as_ref().map(|s| &s.template),
@@ -86,9 +158,7 @@ impl Workload {
                 .as_ref()
                 .and_then(|s| s.update_revision.clone())
                 .map_or(Current::Unknown, Current::Object),
-            Workload::DaemonSet(_) => self
-                .template()
-                .map_or(Current::Unknown, |t| Current::Template(template_value(t))),
+            Workload::DaemonSet(_) => Current::Template(self.template_value()),
         }
     }
 
@@ -128,11 +198,7 @@ impl Workload {
 /// GETs the workload and LISTs the objects that keep its history.
 pub async fn fetch(cluster: &Cluster, target: &WorkloadRef) -> Result<(Workload, Owned)> {
     let kind = target.kind;
-    let workload = match kind {
-        WorkloadKind::Deployment => Workload::Deployment(get(cluster, target).await?),
-        WorkloadKind::StatefulSet => Workload::StatefulSet(get(cluster, target).await?),
-        WorkloadKind::DaemonSet => Workload::DaemonSet(get(cluster, target).await?),
-    };
+    let workload = fetch_workload(cluster, target).await?;
     let selector = workload.selector().map(selector_string).unwrap_or_default();
     let params = ListParams::default().labels(&selector);
     let call = Call {
@@ -157,6 +223,15 @@ pub async fn fetch(cluster: &Cluster, target: &WorkloadRef) -> Result<(Workload,
     Ok((workload, owned))
 }
 
+/// GETs the workload alone.
+pub async fn fetch_workload(cluster: &Cluster, target: &WorkloadRef) -> Result<Workload> {
+    Ok(match target.kind {
+        WorkloadKind::Deployment => Workload::Deployment(get(cluster, target).await?),
+        WorkloadKind::StatefulSet => Workload::StatefulSet(get(cluster, target).await?),
+        WorkloadKind::DaemonSet => Workload::DaemonSet(get(cluster, target).await?),
+    })
+}
+
 async fn get<K>(cluster: &Cluster, target: &WorkloadRef) -> Result<K>
 where
     K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
@@ -165,7 +240,7 @@ where
     let api: Api<K> = Api::namespaced(cluster.client.clone(), &cluster.namespace);
     let call = Call {
         verb: "get",
-        resource: &format!("{}.apps", target.kind.plural()),
+        resource: target.kind.resource(),
         namespace: &cluster.namespace,
         name: Some(&target.name),
     };
