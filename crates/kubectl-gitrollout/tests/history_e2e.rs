@@ -1,5 +1,8 @@
 //! `history` and `diff` end to end: the real binary against the real control plane.
 
+// A test states what it expects with unwrap: a failure there is the test failing.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{gitrollout, revisions_of, run_json, stderr, stdout};
@@ -7,7 +10,8 @@ use gitrollout_tests::{
     TestNamespace, play_daemonset_story, play_deployment_story, play_statefulset_story, workload,
 };
 use k8s_openapi::api::apps::v1::Deployment;
-use serde_json::json;
+use serde_json::{Value, json};
+use tempfile::NamedTempFile;
 
 #[tokio::test]
 async fn deployment_story_history_and_diff() {
@@ -250,7 +254,7 @@ async fn a_forbidden_list_names_the_verb_and_resource() {
         "--role=reader",
         &format!("--serviceaccount={account}"),
     ]);
-    let kubeconfig = common::token_kubeconfig(&ns, "reader");
+    let kubeconfig = token_kubeconfig(&ns, "reader");
 
     let run = gitrollout(&ns)
         .env("KUBECONFIG", kubeconfig.path())
@@ -278,4 +282,23 @@ fn changed_lines(diff: &str) -> Vec<&str> {
         .filter(|l| (l.starts_with('-') || l.starts_with('+')) && !l.starts_with("---"))
         .filter(|l| !l.starts_with("+++"))
         .collect()
+}
+
+/// A kubeconfig for the test cluster that authenticates as a ServiceAccount of the namespace,
+/// with a token from the TokenRequest API.
+pub fn token_kubeconfig(ns: &TestNamespace, account: &str) -> NamedTempFile {
+    let token = ns.kubectl_ok(&["create", "token", account]);
+    let view = ns.kubectl_ok(&["config", "view", "--raw", "--minify", "-o", "json"]);
+    let view: Value = serde_json::from_str(&view).expect("kubectl config view prints JSON");
+    let config = json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "test", "cluster": view["clusters"][0]["cluster"]}],
+        "users": [{"name": account, "user": {"token": token.trim()}}],
+        "contexts": [{"name": "test", "context": {"cluster": "test", "user": account}}],
+        "current-context": "test",
+    });
+    let file = NamedTempFile::new().expect("a temporary file");
+    std::fs::write(file.path(), config.to_string()).expect("the kubeconfig is written");
+    file
 }

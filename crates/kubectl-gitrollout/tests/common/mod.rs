@@ -3,8 +3,7 @@
 use assert_cmd::Command;
 use assert_cmd::assert::Assert;
 use gitrollout_tests::TestNamespace;
-use serde_json::{Value, json};
-use tempfile::NamedTempFile;
+use serde_json::Value;
 
 /// The plugin binary aimed at the test namespace, with a cleared environment: only the test
 /// cluster's kubeconfig and an empty home.
@@ -48,23 +47,4 @@ pub fn revisions_of(doc: &Value) -> Vec<(u64, String, bool)> {
             )
         })
         .collect()
-}
-
-/// A kubeconfig for the test cluster that authenticates as a ServiceAccount of the namespace,
-/// with a token from the TokenRequest API.
-pub fn token_kubeconfig(ns: &TestNamespace, account: &str) -> NamedTempFile {
-    let token = ns.kubectl_ok(&["create", "token", account]);
-    let view = ns.kubectl_ok(&["config", "view", "--raw", "--minify", "-o", "json"]);
-    let view: Value = serde_json::from_str(&view).expect("kubectl config view prints JSON");
-    let config = json!({
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "test", "cluster": view["clusters"][0]["cluster"]}],
-        "users": [{"name": account, "user": {"token": token.trim()}}],
-        "contexts": [{"name": "test", "context": {"cluster": "test", "user": account}}],
-        "current-context": "test",
-    });
-    let file = NamedTempFile::new().expect("a temporary file");
-    std::fs::write(file.path(), config.to_string()).expect("the kubeconfig is written");
-    file
 }
