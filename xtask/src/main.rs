@@ -36,7 +36,7 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         cargo_args: Vec<String>,
     },
-    /// Play the 2 AM story on the local control plane with real kubectl
+    /// Play the 2 AM story on the local control plane, with kubectl and the plugin
     Demo {
         /// Leave the control plane running afterwards, to look around
         #[arg(long)]
@@ -93,7 +93,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Task::Test { cargo_args } => test(&root, &cargo_args),
         Task::Demo { keep } => {
-            with_cluster(&root, keep, demo::run)?;
+            with_cluster(&root, keep, |running| demo::run(&root, running))?;
             Ok(ExitCode::SUCCESS)
         }
         Task::Fixtures => {
