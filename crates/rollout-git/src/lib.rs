@@ -1,1 +1,13 @@
-//! Maps rollout revisions to the git commits that produced them.
+//! Maps the revisions of a Kubernetes workload to the git commits that produced them.
+//!
+//! Reading uses gix; writing commits goes through the `git` command, so hooks, signing and
+//! identity work as the user configured them.
+
+mod map;
+mod repo;
+
+pub use map::{
+    CommitSource, ManifestHistory, MappedCommit, Mapping, RECORDED_COMMIT, contains, map_commits,
+    workload_template,
+};
+pub use repo::{CommitInfo, GitError, Repo};
