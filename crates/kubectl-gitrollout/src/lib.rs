@@ -7,6 +7,8 @@
 pub mod cli;
 mod client;
 mod external_diff;
+mod git;
+mod record;
 pub mod render;
 pub mod revert;
 pub mod workload;
@@ -18,6 +20,7 @@ use clap::CommandFactory;
 use jiff::Timestamp;
 
 use crate::cli::{Cli, Command, DiffArgs, HistoryArgs, Output, parse_revision, split_workload};
+use crate::git::GitContext;
 use crate::render::{HistoryDoc, RevisionDoc};
 
 /// Bad usage: exit code 2, as for an unknown flag.
@@ -47,6 +50,12 @@ pub async fn run_with(
     match cli.command {
         Command::History(args) => history(&cli.global, args, out, look).await,
         Command::Diff(args) => diff(&cli.global, args, out, look).await,
+        Command::Record(args) => {
+            let (target, _) = split_workload(&args.workload)?;
+            let git = GitContext::open(args.repo.as_ref(), None)?;
+            let cluster = client::connect(&cli.global).await?;
+            record::run(&cluster, &target, &args, &git, out).await
+        }
         Command::Revert(args) => {
             let (target, _) = split_workload(&args.workload)?;
             let cluster = client::connect(&cli.global).await?;
@@ -71,26 +80,30 @@ async fn history(
     look: Look,
 ) -> Result<()> {
     let (target, _) = split_workload(&args.workload)?;
+    let git = GitContext::open(args.git.repo.as_ref(), args.git.path.as_ref())?;
     let cluster = client::connect(global).await?;
     let (workload, owned) = workload::fetch(&cluster, &target).await?;
     let history = workload.history(owned);
     history.ensure_not_empty()?;
+    let manifests = git.manifests(&history)?;
+    let commits = git.map(&history, manifests.as_ref()).commits;
     let yaml = args.output == Output::Yaml;
     match (args.revision, args.output) {
         (Some(number), Output::Json | Output::Yaml) => {
             let revision = history.get(number)?;
-            render::document(out, &RevisionDoc::new(&history, revision, true), yaml)?;
+            let doc = RevisionDoc::new(&history, &commits, revision, true);
+            render::document(out, &doc, yaml)?;
         }
         (Some(number), Output::Table | Output::Wide) => {
             let revision = history.get(number)?;
-            render::show(out, &history, revision, look.now, look.color)?;
+            render::show(out, &history, &commits, revision, look.now, look.color)?;
         }
         (None, Output::Json | Output::Yaml) => {
-            render::document(out, &HistoryDoc::new(&history), yaml)?;
+            render::document(out, &HistoryDoc::new(&history, &commits), yaml)?;
         }
         (None, Output::Table | Output::Wide) => {
             let wide = args.output == Output::Wide;
-            render::table(out, &history, look.now, wide)?;
+            render::table(out, &history, &commits, look.now, wide)?;
         }
     }
     Ok(())

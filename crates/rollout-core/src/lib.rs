@@ -18,5 +18,7 @@ pub use diff::{TemplateDiff, diff_templates};
 pub use gitops::{GitOpsManager, gitops_manager};
 pub use history::{Container, Current, History, HistoryError, Revision};
 pub use kind::{UnknownKind, WorkloadKind};
-pub use revert::{RevertError, RevertPlan, RevertRequest, made_by, plan_revert};
+pub use revert::{
+    Restored, RevertError, RevertPlan, RevertRequest, RevertTo, made_by, plan_revert,
+};
 pub use status::{RolloutProgress, RolloutStatus};

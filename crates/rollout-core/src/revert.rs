@@ -4,14 +4,42 @@
 use jiff::Timestamp;
 use serde_json::{Map, Value};
 
-use crate::history::{History, HistoryError};
+use crate::history::{History, HistoryError, Revision};
 use crate::{diff::TemplateDiff, template};
+
+/// What a revert restores.
+#[derive(Debug, Clone, Copy)]
+pub enum RevertTo<'a> {
+    /// The revision before the current one.
+    Previous,
+    Revision(u64),
+    /// A pod template from a manifest at a commit, for a revision that was pruned.
+    Commit {
+        sha: &'a str,
+        template: &'a Value,
+    },
+}
+
+/// What a plan restored: a revision, or a commit's manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Restored {
+    Revision(u64),
+    Commit(String),
+}
+
+impl std::fmt::Display for Restored {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Restored::Revision(n) => write!(f, "revision {n}"),
+            Restored::Commit(sha) => write!(f, "commit {}", &sha[..7.min(sha.len())]),
+        }
+    }
+}
 
 /// What `revert` is asked to do.
 #[derive(Debug, Clone)]
 pub struct RevertRequest<'a> {
-    /// The revision to restore; by default the one before the current one.
-    pub target: Option<u64>,
+    pub target: RevertTo<'a>,
     /// The change cause to record instead of the default one.
     pub message: Option<&'a str>,
     /// Whether the workload's rollout is paused.
@@ -25,8 +53,8 @@ pub struct RevertRequest<'a> {
 /// The write a revert makes, computed from what was read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RevertPlan {
-    /// The revision restored.
-    pub target: u64,
+    /// What the revert restores.
+    pub target: Restored,
     /// The pod template to write: the target's, with fresh revert markers.
     pub template: Value,
     /// The `kubernetes.io/change-cause` to set on the workload.
@@ -46,10 +74,10 @@ pub enum RevertError {
     )]
     Paused { workload: String },
     #[error(
-        "{workload} already runs the pod template of revision {target}; nothing to revert\nhint: \
+        "{workload} already runs the pod template of {target}; nothing to revert\nhint: \
          see what each revision ran with `kubectl gitrollout history {workload}`"
     )]
-    AlreadyCurrent { workload: String, target: u64 },
+    AlreadyCurrent { workload: String, target: Restored },
     #[error(
         "{workload} has no revision before the current one ({current}) to revert to\nhint: name \
          one with --to-revision"
@@ -67,65 +95,93 @@ pub fn plan_revert(
     if request.paused {
         return Err(RevertError::Paused { workload });
     }
-    let target = match request.target {
-        Some(number) => history.get(number)?,
-        None => {
+    let (target, source, markers) = match request.target {
+        RevertTo::Commit { sha, template } => (
+            Restored::Commit(sha.to_owned()),
+            template.clone(),
+            [(template::RESTORED_FROM, sha.to_owned())],
+        ),
+        RevertTo::Revision(number) => {
+            let revision = history.get(number)?;
+            revision_target(revision)
+        }
+        RevertTo::Previous => {
             let current = history.current()?;
-            history
+            let previous = history
                 .previous(current.number)
                 .ok_or(RevertError::NoPrevious {
                     workload: workload.clone(),
                     current: current.number,
-                })?
+                })?;
+            revision_target(previous)
         }
     };
-    if template::same_content(&target.template, live) {
-        return Err(RevertError::AlreadyCurrent {
-            workload,
-            target: target.number,
-        });
+    if template::same_content(&source, live) {
+        return Err(RevertError::AlreadyCurrent { workload, target });
     }
 
-    let mut restored = template::normalize(&target.template);
-    set_annotation(
-        &mut restored,
-        template::REVERT_OF,
-        target.number.to_string(),
-    );
+    let mut restored = template::normalize(&source);
+    for (key, value) in markers {
+        set_annotation(&mut restored, key, value);
+    }
     set_annotation(
         &mut restored,
         template::REVERTED_AT,
         request.now.to_string(),
     );
 
-    let images: Vec<String> = target.containers().iter().map(|c| c.to_string()).collect();
+    let images: Vec<String> = containers(&restored).collect();
     let change_cause = match request.message {
         Some(message) => message.to_owned(),
-        None => format!(
-            "revert to revision {}: {}",
-            target.number,
-            images.join(", ")
-        ),
+        None => format!("revert to {target}: {}", images.join(", ")),
     };
     let diff = crate::diff::diff_raw(
         live,
         format!("{workload} (live)"),
         &restored,
-        format!("{workload} (revert to revision {})", target.number),
+        format!("{workload} (revert to {target})"),
     );
     Ok(RevertPlan {
-        target: target.number,
+        target,
         template: restored,
         change_cause,
         diff,
     })
 }
 
+fn revision_target(revision: &Revision) -> (Restored, Value, [(&'static str, String); 1]) {
+    (
+        Restored::Revision(revision.number),
+        revision.template.clone(),
+        [(template::REVERT_OF, revision.number.to_string())],
+    )
+}
+
+/// `name=image` of each container of a template.
+fn containers(template: &Value) -> impl Iterator<Item = String> + '_ {
+    let containers = template
+        .pointer("/spec/containers")
+        .and_then(Value::as_array);
+    containers.into_iter().flatten().map(|c| {
+        let field = |k: &str| {
+            c.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        format!("{}={}", field("name"), field("image"))
+    })
+}
+
 /// Whether `template` is the one a plan wrote: the same revert markers, to the second.
 pub fn made_by(plan: &RevertPlan, template: &Value) -> bool {
-    [template::REVERT_OF, template::REVERTED_AT]
-        .iter()
-        .all(|key| template::annotation(template, key) == template::annotation(&plan.template, key))
+    [
+        template::REVERT_OF,
+        template::RESTORED_FROM,
+        template::REVERTED_AT,
+    ]
+    .iter()
+    .all(|key| template::annotation(template, key) == template::annotation(&plan.template, key))
 }
 
 fn set_annotation(template: &mut Value, key: &str, value: String) {
@@ -153,7 +209,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::{Current, Revision, WorkloadKind};
+    use crate::{Current, WorkloadKind};
 
     fn template(image: &str, hash: &str, markers: Option<(&str, &str)>) -> Value {
         let mut t = json!({
@@ -203,7 +259,7 @@ mod tests {
 
     fn request(target: Option<u64>) -> RevertRequest<'static> {
         RevertRequest {
-            target,
+            target: target.map_or(RevertTo::Previous, RevertTo::Revision),
             message: None,
             paused: false,
             now: "2026-11-26T02:00:00Z".parse().unwrap(),
@@ -223,7 +279,7 @@ mod tests {
     fn restores_the_target_with_fresh_markers() {
         let h = story();
         let plan = plan_revert(&h, &live(&h), &request(Some(2))).unwrap();
-        assert_eq!(plan.target, 2);
+        assert_eq!(plan.target, Restored::Revision(2));
         assert_eq!(
             plan.template,
             json!({
@@ -257,10 +313,8 @@ mod tests {
     #[test]
     fn defaults_to_the_revision_before_the_current_one() {
         let h = story();
-        assert_eq!(
-            plan_revert(&h, &live(&h), &request(None)).unwrap().target,
-            2
-        );
+        let plan = plan_revert(&h, &live(&h), &request(None)).unwrap();
+        assert_eq!(plan.target, Restored::Revision(2));
     }
 
     #[test]
@@ -295,7 +349,7 @@ mod tests {
             plan_revert(&h, &current, &request(Some(5))).unwrap_err(),
             RevertError::AlreadyCurrent {
                 workload: "deployment.apps/a".into(),
-                target: 5
+                target: Restored::Revision(5)
             }
         );
     }
@@ -332,6 +386,36 @@ mod tests {
             "deployment.apps/a has no revision before the current one (1) to revert to\nhint: \
              name one with --to-revision"
         );
+    }
+
+    #[test]
+    fn restores_a_pruned_revision_from_a_commit() {
+        let h = story();
+        let manifest = json!({"metadata": {"labels": {"app": "a"}},
+                              "spec": {"containers": [{"name": "nginx", "image": "nginx:1.15"}]}});
+        let sha = "0123456789abcdef0123456789abcdef01234567";
+        let req = RevertRequest {
+            target: RevertTo::Commit {
+                sha,
+                template: &manifest,
+            },
+            ..request(None)
+        };
+        let plan = plan_revert(&h, &live(&h), &req).unwrap();
+        assert_eq!(plan.target.to_string(), "commit 0123456");
+        assert_eq!(
+            plan.change_cause,
+            "revert to commit 0123456: nginx=nginx:1.15"
+        );
+        assert_eq!(
+            template::annotation(&plan.template, template::RESTORED_FROM),
+            Some(sha)
+        );
+        assert_eq!(
+            template::annotation(&plan.template, template::REVERT_OF),
+            None
+        );
+        assert!(made_by(&plan, &plan.template));
     }
 
     #[test]

@@ -12,8 +12,11 @@ pub const REVERT_OF: &str = "gitrollout.dev/revert-of";
 /// `kubectl.kubernetes.io/restartedAt` does for `kubectl rollout restart`.
 pub const REVERTED_AT: &str = "gitrollout.dev/reverted-at";
 
+/// The pod template annotation that marks a revision restored from a manifest at a commit.
+pub const RESTORED_FROM: &str = "gitrollout.dev/restored-from";
+
 const HASH_LABELS: [&str; 2] = ["pod-template-hash", "controller-revision-hash"];
-const MARKERS: [&str; 2] = [REVERT_OF, REVERTED_AT];
+const MARKERS: [&str; 3] = [REVERT_OF, REVERTED_AT, RESTORED_FROM];
 
 /// The template without the controllers' hash labels, revert markers kept: what a dry run shows.
 pub fn without_hashes(template: &Value) -> Value {

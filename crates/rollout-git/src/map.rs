@@ -108,13 +108,10 @@ impl ManifestHistory {
             }
         }
         if templates.is_empty() && warnings.len() < total {
-            return Err(GitError::Read {
-                repo: repo.workdir().to_path_buf(),
-                message: format!(
-                    "{path} never defines {} in its {total} commits\nhint: pass the manifest of \
-                     this workload with --path",
-                    history.workload()
-                ),
+            return Err(GitError::NotDefined {
+                path: path.to_owned(),
+                workload: history.workload(),
+                commits: total,
             });
         }
         Ok(ManifestHistory {

@@ -29,6 +29,15 @@ pub enum GitError {
     )]
     NotInRepository { path: String, repo: PathBuf },
     #[error(
+        "{path} never defines {workload} in its {commits} commits\nhint: pass the manifest of \
+         this workload with --path"
+    )]
+    NotDefined {
+        path: String,
+        workload: String,
+        commits: usize,
+    },
+    #[error(
         "{path} has uncommitted changes\nhint: commit or stash them first, so the revert commit holds only the revert"
     )]
     Dirty { path: String },
