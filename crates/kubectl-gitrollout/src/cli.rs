@@ -93,6 +93,12 @@ pub enum Command {
 
 Revision 2 keeps its number: the revert becomes a new revision, marked as a revert of 2.")]
     Revert(RevertArgs),
+    /// Record the commit the current revision was made from (for CI, after it rolls out)
+    #[command(after_help = "Examples:
+  # In CI, after kubectl apply of the manifests at the checked-out commit
+  kubectl gitrollout record deployment/team-app --commit HEAD
+  kubectl gitrollout record deployment/team-app --commit v1.18 -m \"release 1.18\"")]
+    Record(RecordArgs),
     /// Print a shell completion script
     #[command(after_help = "Examples:
   source <(kubectl-gitrollout completion bash)
@@ -116,6 +122,19 @@ pub struct HistoryArgs {
     /// Output format
     #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
     pub output: Output,
+    #[command(flatten)]
+    pub git: GitArgs,
+}
+
+/// Where the manifests live, to map revisions to commits.
+#[derive(Debug, Args)]
+pub struct GitArgs {
+    /// The git repository of the manifests (default: the one around the current directory)
+    #[arg(long, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+    /// The workload's manifest in the repository, to match revisions to commits by content
+    #[arg(long, value_name = "FILE")]
+    pub path: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -131,8 +150,17 @@ pub struct RevertArgs {
     #[arg(value_name = "WORKLOAD", required = true, num_args = 1..=2)]
     pub workload: Vec<String>,
     /// The revision to restore (default: the one before the current one)
-    #[arg(long, value_name = "N", value_parser = parse_revision)]
+    #[arg(long, value_name = "N", value_parser = parse_revision, conflicts_with = "to_commit")]
     pub to_revision: Option<u64>,
+    /// Restore the revision made from this commit (SHA, short SHA, tag, HEAD~2), or, when it
+    /// was pruned, the pod template of --path at that commit
+    #[arg(long, value_name = "REF")]
+    pub to_commit: Option<String>,
+    /// Also commit --path restored to the target's content, so git and the cluster agree
+    #[arg(long, requires = "path")]
+    pub git: bool,
+    #[command(flatten)]
+    pub repo: GitArgs,
     /// Print the diff the revert would make, and change nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -148,6 +176,25 @@ pub struct RevertArgs {
     /// Revert even a workload that Argo CD or Flux manages
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// TYPE/NAME or TYPE NAME, e.g. deployment/team-app
+    #[arg(value_name = "WORKLOAD", required = true, num_args = 1..=2)]
+    pub workload: Vec<String>,
+    /// The commit the current pod template was made from
+    #[arg(long, value_name = "REF")]
+    pub commit: String,
+    /// The change cause to record (default: the commit's subject and short SHA)
+    #[arg(short = 'm', long, value_name = "MSG")]
+    pub message: Option<String>,
+    /// How long to wait for the controller to make the revision
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_timeout)]
+    pub timeout: Duration,
+    /// The git repository (default: the one around the current directory)
+    #[arg(long, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

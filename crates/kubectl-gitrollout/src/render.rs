@@ -1,13 +1,18 @@
 //! Rendering histories and diffs to any `Write`. Never prints and never reads the clock itself:
 //! `now` comes from the caller.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use jiff::Timestamp;
 use rollout_core::{Container, History, Revision, TemplateDiff, diff_templates, human_age};
+use rollout_git::MappedCommit;
 use serde::Serialize;
 use serde_json::Value;
 use tabwriter::TabWriter;
+
+/// The commit of each revision that has one, by revision number.
+pub type Commits = BTreeMap<u64, MappedCommit>;
 
 /// The `-o json` / `-o yaml` document of a history. Field names are a stable contract.
 #[derive(Debug, Serialize)]
@@ -32,7 +37,7 @@ pub struct RevisionDoc {
     /// The revision this one restored, when `revert` made it.
     pub revert_of: Option<u64>,
     /// The commit this revision was made from, when known.
-    pub commit: Option<Value>,
+    pub commit: Option<CommitDoc>,
     pub current: bool,
     /// Numbers this revision had before the controller re-used it (`kubectl rollout undo`).
     pub earlier_revisions: Vec<u64>,
@@ -45,6 +50,36 @@ pub struct RevisionDoc {
     pub template: Option<Value>,
 }
 
+/// A revision's commit in `-o json` / `-o yaml`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommitDoc {
+    /// The full 40-digit SHA.
+    pub sha: String,
+    pub short_sha: String,
+    /// Where it was found: `recorded`, `annotation KEY`, `label KEY`, `image IMAGE`,
+    /// `manifest PATH`.
+    pub source: String,
+    /// Subject, author and date, when a repository is at hand.
+    pub subject: Option<String>,
+    pub author: Option<String>,
+    pub date: Option<String>,
+}
+
+impl CommitDoc {
+    fn new(commit: &MappedCommit) -> Self {
+        let info = commit.info.as_ref();
+        CommitDoc {
+            sha: commit.sha.clone(),
+            short_sha: commit.sha[..7.min(commit.sha.len())].to_owned(),
+            source: commit.source.to_string(),
+            subject: info.map(|i| i.subject.clone()),
+            author: info.map(|i| i.author.clone()),
+            date: info.map(|i| i.time.to_string()),
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct ObjectDoc {
     pub kind: &'static str,
@@ -52,7 +87,7 @@ pub struct ObjectDoc {
 }
 
 impl HistoryDoc {
-    pub fn new(history: &History) -> Self {
+    pub fn new(history: &History, commits: &Commits) -> Self {
         HistoryDoc {
             kind: history.kind.kind(),
             namespace: history.namespace.clone(),
@@ -61,21 +96,26 @@ impl HistoryDoc {
             revisions: history
                 .revisions
                 .iter()
-                .map(|r| RevisionDoc::new(history, r, false))
+                .map(|r| RevisionDoc::new(history, commits, r, false))
                 .collect(),
         }
     }
 }
 
 impl RevisionDoc {
-    pub fn new(history: &History, revision: &Revision, with_template: bool) -> Self {
+    pub fn new(
+        history: &History,
+        commits: &Commits,
+        revision: &Revision,
+        with_template: bool,
+    ) -> Self {
         RevisionDoc {
             revision: revision.number,
             created_at: revision.created_at.map(|t| t.to_string()),
             containers: revision.containers(),
             change_cause: revision.change_cause.clone(),
             revert_of: revision.revert_of(),
-            commit: None,
+            commit: commits.get(&revision.number).map(CommitDoc::new),
             current: history.current == Some(revision.number),
             earlier_revisions: revision.earlier_numbers.clone(),
             object: ObjectDoc {
@@ -100,7 +140,13 @@ pub fn document(out: &mut dyn Write, doc: &impl Serialize, yaml: bool) -> io::Re
 }
 
 /// The history as a table, kubectl style; `wide` adds full images, the object and its pods.
-pub fn table(out: &mut dyn Write, history: &History, now: Timestamp, wide: bool) -> io::Result<()> {
+pub fn table(
+    out: &mut dyn Write,
+    history: &History,
+    commits: &Commits,
+    now: Timestamp,
+    wide: bool,
+) -> io::Result<()> {
     let mut tw = TabWriter::new(out).padding(3);
     write!(tw, "CURRENT\tREVISION\tAGE\tIMAGES\tCOMMIT\tCHANGE-CAUSE")?;
     if wide {
@@ -124,9 +170,12 @@ pub fn table(out: &mut dyn Write, history: &History, now: Timestamp, wide: bool)
                 }
             })
             .collect();
+        let commit = commits
+            .get(&revision.number)
+            .map_or("-", |c| &c.sha[..7.min(c.sha.len())]);
         write!(
             tw,
-            "{current}\t{}\t{}\t{}\t-\t{}",
+            "{current}\t{}\t{}\t{}\t{commit}\t{}",
             number_with_origin(revision),
             age(revision, now),
             images.join(","),
@@ -145,6 +194,7 @@ pub fn table(out: &mut dyn Write, history: &History, now: Timestamp, wide: bool)
 pub fn show(
     out: &mut dyn Write,
     history: &History,
+    commits: &Commits,
     revision: &Revision,
     now: Timestamp,
     color: bool,
@@ -177,7 +227,20 @@ pub fn show(
             numbers(&revision.earlier_numbers)
         )?;
     }
-    writeln!(tw, "Commit:\t-")?;
+    match commits.get(&revision.number) {
+        Some(commit) => {
+            let subject = commit
+                .info
+                .as_ref()
+                .map_or(String::new(), |i| format!(" {}", i.subject));
+            writeln!(tw, "Commit:\t{}{subject} ({})", commit.sha, commit.source)?;
+            if let Some(info) = &commit.info {
+                writeln!(tw, "Author:\t{}", info.author)?;
+                writeln!(tw, "Date:\t{}", info.time)?;
+            }
+        }
+        None => writeln!(tw, "Commit:\t-")?,
+    }
     for container in revision.containers() {
         writeln!(tw, "Image:\t{container}")?;
     }

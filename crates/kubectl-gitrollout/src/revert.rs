@@ -9,17 +9,20 @@ use std::io::{IsTerminal, Write};
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 use rollout_core::{
-    RevertPlan, RevertRequest, RolloutStatus, gitops_manager, made_by, plan_revert,
+    History, Restored, RevertPlan, RevertRequest, RevertTo, RolloutStatus, gitops_manager, made_by,
+    plan_revert,
 };
-use serde_json::json;
+use rollout_git::{CommitInfo, Repo, workload_template};
+use serde_json::{Value, json};
 
 use crate::cli::{RevertArgs, WorkloadRef};
 use crate::client::{Call, Cluster};
+use crate::git::GitContext;
 use crate::workload::{self, CHANGE_CAUSE, Workload};
 use crate::{Look, render};
 
@@ -42,12 +45,16 @@ pub async fn run(
     look: Look,
     before_write: BeforeWrite<'_>,
 ) -> Result<()> {
-    let request = RevertRequest {
-        target: args.to_revision,
-        message: args.message.as_deref(),
-        paused: false,
-        now: look.now,
+    let git = GitContext::open(args.repo.repo.as_ref(), args.repo.path.as_ref())?;
+    let commit = match &args.to_commit {
+        Some(reference) => Some(git.resolve(reference)?),
+        None => None,
     };
+    if args.git {
+        // Refuse before anything changes in the cluster, not halfway.
+        let (repo, path) = git_file(&git)?;
+        repo.ensure_clean(path)?;
+    }
     // A conflict only means someone else wrote the workload; their write matters only if it
     // changed the spec (the generation). Status updates by the controller just cost a re-read.
     let mut spec_changes = 0;
@@ -71,15 +78,51 @@ pub async fn run(
             refuse_gitops(&workload)?;
         }
         let history = workload.history(owned);
+        let manifests = git.manifests(&history)?;
+        let mapping = git.map(&history, manifests.as_ref());
+        // The revision made from the commit, or, when it was pruned, the manifest at the commit.
+        let made_from_commit = commit.as_ref().map(|c| {
+            let made = mapping.commits.iter().rev().find(|(_, m)| m.sha == c.sha);
+            (c, made.map(|(n, _)| *n))
+        });
+        let pruned_template = match made_from_commit {
+            Some((commit, None)) => Some(template_at(&git, commit, &history)?),
+            _ => None,
+        };
+        let to = match (made_from_commit, &pruned_template) {
+            (Some((_, Some(number))), _) => RevertTo::Revision(number),
+            (Some((commit, None)), Some(template)) => RevertTo::Commit {
+                sha: &commit.sha,
+                template,
+            },
+            _ => args
+                .to_revision
+                .map_or(RevertTo::Previous, RevertTo::Revision),
+        };
         let request = RevertRequest {
+            target: to,
+            message: args.message.as_deref(),
             paused: workload.paused(),
-            ..request.clone()
+            now: look.now,
         };
         let plan = plan_revert(&history, &workload.template_value(), &request)?;
+        let target_commit = match &plan.target {
+            Restored::Revision(n) => mapping.commits.get(n).map(|m| m.sha.clone()),
+            Restored::Commit(sha) => Some(sha.clone()),
+        };
+        if args.git && target_commit.is_none() {
+            bail!(
+                "cannot commit the revert: no commit is known for {} of {}\nhint: pass the \
+                 manifest with --path so revisions are matched to its commits, or revert \
+                 without --git",
+                plan.target,
+                history.workload()
+            );
+        }
         if args.dry_run {
             render::unified(out, &plan.diff, look.color)?;
             eprintln!(
-                "dry run: {} would be reverted to revision {}; nothing was changed",
+                "dry run: {} would be reverted to {}; nothing was changed",
                 history.workload(),
                 plan.target
             );
@@ -88,14 +131,14 @@ pub async fn run(
         before_write().await;
         match write(cluster, target, &workload, &plan).await {
             Ok(()) => {
-                written = Some((plan, workload));
+                written = Some((plan, workload, target_commit));
                 break;
             }
             Err(kube::Error::Api(status)) if status.code == 409 => {}
             Err(err) => return Err(cluster.explain(patch_call(cluster, target), err)),
         }
     }
-    let Some((plan, workload)) = written else {
+    let Some((plan, workload, target_commit)) = written else {
         bail!(
             "{}/{} kept changing while reverting ({ATTEMPTS} attempts): someone else is changing \
              it, and their change was not overwritten\nhint: find out who with `kubectl get {} {} \
@@ -108,16 +151,79 @@ pub async fn run(
     };
 
     let revision = wait_for_revision(cluster, target, &plan).await?;
+    let workload_name = format!("{}/{}", target.kind, target.name);
     writeln!(
         out,
-        "{}/{} reverted to revision {} as revision {revision}",
-        target.kind, target.name, plan.target
+        "{workload_name} reverted to {} as revision {revision}",
+        plan.target
     )?;
+    if let (Restored::Commit(sha), Some(path)) = (&plan.target, &git.path) {
+        writeln!(
+            out,
+            "its revision was pruned: the pod template comes from {path} at {}",
+            &sha[..7]
+        )?;
+    }
+    if args.git
+        && let Some(sha) = target_commit
+    {
+        let (repo, path) = git_file(&git)?;
+        let content = repo
+            .file_at(&sha, path)?
+            .with_context(|| format!("{path} does not exist at commit {}", &sha[..7]))?;
+        let info = repo.resolve(&sha)?;
+        let message = format!(
+            "Revert {path} to {} ({})\n\nkubectl gitrollout reverted {workload_name} to {} as \
+             revision {revision}.\nThis restores {path} as of commit {}.",
+            info.short(),
+            info.subject,
+            plan.target,
+            info.sha
+        );
+        let made = repo.commit_file(path, &content, &message)?;
+        writeln!(out, "committed {} {}", made.short(), made.subject)?;
+    }
     out.flush()?;
     if args.wait {
         wait_for_rollout(cluster, target, &workload, args.timeout).await?;
     }
     Ok(())
+}
+
+/// The repository and manifest `--git` commits to.
+fn git_file(git: &GitContext) -> Result<(&Repo, &str)> {
+    let repo = git.require_repo("--git")?;
+    let path = git
+        .path
+        .as_deref()
+        .context("--git needs the manifest's --path")?;
+    Ok((repo, path))
+}
+
+/// The workload's pod template in the manifest at `commit`, to restore a pruned revision.
+fn template_at(git: &GitContext, commit: &CommitInfo, history: &History) -> Result<Value> {
+    let Some(path) = &git.path else {
+        bail!(
+            "no revision of {} was made from commit {} ({})\nhint: pass the manifest with --path \
+             to restore its pod template from that commit",
+            history.workload(),
+            commit.short(),
+            commit.subject
+        );
+    };
+    let repo = git.require_repo("--to-commit")?;
+    let content = repo
+        .file_at(&commit.sha, path)?
+        .with_context(|| format!("{path} does not exist at commit {}", commit.short()))?;
+    let template = workload_template(&content, history.kind.kind(), &history.name)
+        .map_err(|e| anyhow!("{path} at commit {} is not valid YAML: {e}", commit.short()))?;
+    template.with_context(|| {
+        format!(
+            "{path} at commit {} does not define {}",
+            commit.short(),
+            history.workload()
+        )
+    })
 }
 
 fn refuse_gitops(workload: &Workload) -> Result<()> {

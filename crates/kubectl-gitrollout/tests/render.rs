@@ -12,7 +12,7 @@ use std::path::Path;
 
 use jiff::{Timestamp, ToSpan};
 use k8s_openapi::api::apps::v1::{ControllerRevision, ReplicaSet};
-use kubectl_gitrollout::render::{self, HistoryDoc, RevisionDoc};
+use kubectl_gitrollout::render::{self, Commits, HistoryDoc, RevisionDoc};
 use kubectl_gitrollout::workload::{Owned, Workload};
 use rollout_core::History;
 use serde_json::Value;
@@ -69,13 +69,13 @@ fn history_outputs() {
         }
         snapshot!(
             "table",
-            output(|out| render::table(out, &history, now, false))
+            output(|out| render::table(out, &history, &Commits::new(), now, false))
         );
         snapshot!(
             "wide",
-            output(|out| render::table(out, &history, now, true))
+            output(|out| render::table(out, &history, &Commits::new(), now, true))
         );
-        let doc = HistoryDoc::new(&history);
+        let doc = HistoryDoc::new(&history, &Commits::new());
         snapshot!("json", output(|out| render::document(out, &doc, false)));
         snapshot!("yaml", output(|out| render::document(out, &doc, true)));
     });
@@ -90,14 +90,14 @@ fn one_revision_in_full() {
         };
         snapshot!(
             "show",
-            output(|out| render::show(out, &history, current, now, false))
+            output(|out| render::show(out, &history, &Commits::new(), current, now, false))
         );
         let first = &history.revisions[0];
         snapshot!(
             "show-first",
-            output(|out| render::show(out, &history, first, now, false))
+            output(|out| render::show(out, &history, &Commits::new(), first, now, false))
         );
-        let doc = RevisionDoc::new(&history, current, true);
+        let doc = RevisionDoc::new(&history, &Commits::new(), current, true);
         snapshot!(
             "show-json",
             output(|out| render::document(out, &doc, false))

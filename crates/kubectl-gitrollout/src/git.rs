@@ -1,0 +1,73 @@
+//! The repository and manifest a command maps revisions to commits with.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use rollout_core::History;
+use rollout_git::{CommitInfo, ManifestHistory, Mapping, Repo, map_commits};
+
+/// The repository (given with `--repo`, or the one around the current directory) and the
+/// manifest file in it (`--path`).
+#[derive(Debug, Default)]
+pub struct GitContext {
+    pub repo: Option<Repo>,
+    /// The manifest's path inside the repository.
+    pub path: Option<String>,
+}
+
+impl GitContext {
+    /// Opens what the flags name. Without `--repo`, a current directory outside any repository
+    /// just means no repository: every command works without one.
+    pub fn open(repo: Option<&PathBuf>, path: Option<&PathBuf>) -> Result<Self> {
+        let repo = match repo {
+            Some(dir) => Some(Repo::discover(dir)?),
+            None => std::env::current_dir()
+                .ok()
+                .and_then(|cwd| Repo::discover(&cwd).ok()),
+        };
+        let path = match (path, &repo) {
+            (Some(path), Some(repo)) => Some(repo.relative_path(path)?),
+            (Some(path), None) => bail!(
+                "--path {} needs a git repository, and the current directory is not in one\n\
+                 hint: pass the repository with --repo DIR",
+                path.display()
+            ),
+            (None, _) => None,
+        };
+        Ok(GitContext { repo, path })
+    }
+
+    /// The repository, or an error saying `what` needs one.
+    pub fn require_repo(&self, what: &str) -> Result<&Repo> {
+        self.repo.as_ref().with_context(|| {
+            format!(
+                "{what} needs a git repository, and the current directory is not in one\nhint: \
+                 pass the repository with --repo DIR"
+            )
+        })
+    }
+
+    /// The manifest's history, when `--path` names one. Warnings go to stderr.
+    pub fn manifests(&self, history: &History) -> Result<Option<ManifestHistory>> {
+        let (Some(repo), Some(path)) = (&self.repo, &self.path) else {
+            return Ok(None);
+        };
+        let manifests = ManifestHistory::read(repo, path, history)?;
+        for warning in &manifests.warnings {
+            eprintln!("warning: {warning}");
+        }
+        Ok(Some(manifests))
+    }
+
+    /// The commit of each revision that has one.
+    pub fn map(&self, history: &History, manifests: Option<&ManifestHistory>) -> Mapping {
+        map_commits(history, self.repo.as_ref(), manifests)
+    }
+
+    /// Resolves a REF in the repository.
+    pub fn resolve(&self, reference: &str) -> Result<CommitInfo> {
+        Ok(self
+            .require_repo(&format!("resolving {reference:?}"))?
+            .resolve(reference)?)
+    }
+}
