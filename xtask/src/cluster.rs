@@ -523,3 +523,76 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A component that dies at once, writing `log` first.
+    fn dying(dir: &Path, log: &str) -> (Tracked, Child) {
+        let component = Tracked::new(dir, "kube-apiserver");
+        let child = component
+            .spawn(Command::new("sh").args(["-c", &format!("echo '{log}'; exit 3")]))
+            .unwrap();
+        (component, child)
+    }
+
+    fn wait_exit(children: &mut [(Tracked, Child)]) {
+        for (_, child) in children.iter_mut() {
+            child.wait().unwrap();
+        }
+    }
+
+    #[test]
+    fn a_component_that_dies_shows_the_end_of_its_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut children = [dying(
+            dir.path(),
+            "E1126 run.go:72] command failed err=bad flag",
+        )];
+        wait_exit(&mut children);
+        let Err(StartError::Other(err)) = check_alive(&mut children) else {
+            panic!("a dead component must fail the start");
+        };
+        let message = err.to_string();
+        assert!(
+            message.starts_with("kube-apiserver exited during start-up (exit status: 3)"),
+            "{message}"
+        );
+        assert!(
+            message.ends_with("command failed err=bad flag"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_lost_port_is_retried_on_other_ports() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = "listen tcp 127.0.0.1:6443: bind: address already in use";
+        let mut children = [dying(dir.path(), log)];
+        wait_exit(&mut children);
+        assert!(matches!(
+            check_alive(&mut children),
+            Err(StartError::PortTaken("kube-apiserver"))
+        ));
+    }
+
+    #[test]
+    fn free_ports_are_distinct_and_bindable() {
+        let ports = free_ports().unwrap();
+        let mut unique = ports.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), 4);
+        for port in ports {
+            drop(TcpListener::bind(("127.0.0.1", port)).unwrap());
+        }
+    }
+
+    #[test]
+    fn down_with_nothing_running_is_not_an_error() {
+        let root = tempfile::tempdir().unwrap();
+        down(root.path()).unwrap();
+        assert!(!root.path().join("target/cluster/etcd-data").exists());
+    }
+}

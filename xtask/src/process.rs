@@ -47,7 +47,8 @@ impl Tracked {
             .process_group(0)
             .spawn()
             .with_context(|| format!("could not start {}", self.name))?;
-        let started = start_time(child.id()).context("the process vanished at once")?;
+        // Read even from a process that already exited: the caller reports its log.
+        let (_, started) = stat(child.id()).context("the process vanished at once")?;
         fs::write(&self.pid_file, format!("{} {started}\n", child.id()))?;
         Ok(child)
     }
@@ -58,7 +59,8 @@ impl Tracked {
         let mut fields = recorded.split_whitespace();
         let pid: u32 = fields.next()?.parse().ok()?;
         let started: u64 = fields.next()?.parse().ok()?;
-        (start_time(pid) == Some(started)).then_some(pid)
+        let alive = stat(pid).is_some_and(|(state, time)| state != "Z" && time == started);
+        alive.then_some(pid)
     }
 
     /// Stops the recorded process: SIGTERM, then SIGKILL after a grace period. Returns whether it
@@ -92,15 +94,12 @@ impl Tracked {
     }
 }
 
-/// The start time of a live (not zombie) process, in clock ticks since boot.
-fn start_time(pid: u32) -> Option<u64> {
+/// The state (`R`, `S`, `Z`, ...) and start time, in clock ticks since boot, of a process.
+fn stat(pid: u32) -> Option<(String, u64)> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) is in parentheses and may hold spaces; fields after it are plain.
     let after_name = &stat[stat.rfind(')')? + 2..];
     let fields: Vec<&str> = after_name.split_whitespace().collect();
     // `fields[0]` is field 3 (state); the start time is field 22.
-    if fields.first() == Some(&"Z") {
-        return None;
-    }
-    fields.get(19)?.parse().ok()
+    Some((fields.first()?.to_string(), fields.get(19)?.parse().ok()?))
 }
