@@ -6,6 +6,8 @@
 //! test fails and says how to start one: a cluster test is never silently skipped. `KUBECONFIG` is
 //! deliberately not used, so the tests never touch the cluster a user works with.
 
+pub mod git;
+
 use std::collections::hash_map::RandomState;
 use std::fmt::Debug;
 use std::hash::{BuildHasher, Hasher};

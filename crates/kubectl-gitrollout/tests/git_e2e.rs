@@ -7,34 +7,25 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::{gitrollout, revisions_of, run_json, stderr, stdout};
 use gitrollout_tests::TestNamespace;
+use gitrollout_tests::git::GitRepo;
 use k8s_openapi::api::apps::v1::Deployment;
 use serde_json::{Value, json};
 
 const FILE: &str = "deploy/app.yaml";
 
-/// A manifests repository with a fixed identity, dates and no user configuration.
-struct Manifests {
-    dir: tempfile::TempDir,
-}
+/// A manifests repository with `deploy/app.yaml`.
+struct Manifests(GitRepo);
 
 impl Manifests {
     fn new() -> Self {
-        let repo = Manifests {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        repo.git(&["init", "--quiet", "--initial-branch=main"]);
-        // The plugin commits through git with the repository's identity.
-        repo.git(&["config", "user.name", "Ada Operator"]);
-        repo.git(&["config", "user.email", "ada@example.com"]);
-        repo
+        Manifests(GitRepo::new())
     }
 
     fn path(&self) -> &Path {
-        self.dir.path()
+        self.0.path()
     }
 
     fn repo_arg(&self) -> String {
@@ -42,26 +33,11 @@ impl Manifests {
     }
 
     fn git(&self, args: &[&str]) -> String {
-        let output = Command::new("git")
-            .current_dir(self.path())
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_DATE", "2026-01-02T03:04:05Z")
-            .env("GIT_COMMITTER_DATE", "2026-01-02T03:04:05Z")
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "git {args:?}: {output:?}");
-        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+        self.0.git(args)
     }
 
     fn commit(&self, path: &str, content: &str, message: &str) -> String {
-        let file = self.path().join(path);
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(file, content).unwrap();
-        self.git(&["add", path]);
-        self.git(&["commit", "--quiet", "-m", message]);
-        self.git(&["rev-parse", "HEAD"])
+        self.0.commit(path, content, message)
     }
 
     fn file(&self) -> PathBuf {

@@ -42,12 +42,11 @@ pub fn diff_templates(
     to: &Value,
     to_label: impl Into<String>,
 ) -> TemplateDiff {
-    TemplateDiff {
-        from_label: from_label.into(),
-        to_label: to_label.into(),
-        from_yaml: template::to_yaml(&template::normalize(from)),
-        to_yaml: template::to_yaml(&template::normalize(to)),
-    }
+    compare(
+        template::normalize,
+        (from, from_label.into()),
+        (to, to_label.into()),
+    )
 }
 
 /// Compares two pod templates as they are written, revert markers included; only the
@@ -58,11 +57,23 @@ pub fn diff_raw(
     to: &Value,
     to_label: impl Into<String>,
 ) -> TemplateDiff {
+    compare(
+        template::without_hashes,
+        (from, from_label.into()),
+        (to, to_label.into()),
+    )
+}
+
+fn compare(
+    prepare: fn(&Value) -> Value,
+    (from, from_label): (&Value, String),
+    (to, to_label): (&Value, String),
+) -> TemplateDiff {
     TemplateDiff {
-        from_label: from_label.into(),
-        to_label: to_label.into(),
-        from_yaml: template::to_yaml(&template::without_hashes(from)),
-        to_yaml: template::to_yaml(&template::without_hashes(to)),
+        from_label,
+        to_label,
+        from_yaml: template::to_yaml(&prepare(from)),
+        to_yaml: template::to_yaml(&prepare(to)),
     }
 }
 

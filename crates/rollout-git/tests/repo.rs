@@ -1,87 +1,13 @@
-//! Reading and writing real repositories made with git itself, with a fixed author and date and
-//! no user or system configuration, so every SHA is the same on every machine.
+//! Reading and writing real repositories made with git itself (see `gitrollout_tests::git`).
 
 // A test states what it expects with unwrap: a failure there is the test failing.
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Stdio};
-
+use gitrollout_tests::git::GitRepo;
 use rollout_git::{GitError, Repo};
 
-/// A repository in a temporary directory.
-struct TestRepo {
-    dir: tempfile::TempDir,
-}
-
-impl TestRepo {
-    fn new() -> Self {
-        let repo = TestRepo {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        repo.git(&["init", "--quiet", "--initial-branch=main"]);
-        repo
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn git(&self, args: &[&str]) -> String {
-        let output = isolated(Command::new("git").current_dir(self.path()).args(args))
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap().trim().to_owned()
-    }
-
-    /// Commits `content` as `path`; returns the new commit's SHA.
-    fn commit(&self, path: &str, content: &str, message: &str) -> String {
-        let file = self.path().join(path);
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(file, content).unwrap();
-        self.git(&["add", path]);
-        self.git(&["commit", "--quiet", "-m", message]);
-        self.git(&["rev-parse", "HEAD"])
-    }
-
-    /// Feeds a `git fast-import` stream: many commits in one process.
-    fn fast_import(&self, stream: &str) {
-        let mut child = isolated(Command::new("git").current_dir(self.path()))
-            .args(["fast-import", "--quiet"])
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stream.as_bytes())
-            .unwrap();
-        assert!(child.wait().unwrap().success());
-        self.git(&["reset", "--quiet", "--hard", "main"]);
-    }
-}
-
-/// git with a fixed identity and dates, and no configuration but the repository's.
-fn isolated(cmd: &mut Command) -> &mut Command {
-    cmd.env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Ada Operator")
-        .env("GIT_AUTHOR_EMAIL", "ada@example.com")
-        .env("GIT_AUTHOR_DATE", "2026-01-02T03:04:05Z")
-        .env("GIT_COMMITTER_NAME", "Ada Operator")
-        .env("GIT_COMMITTER_EMAIL", "ada@example.com")
-        .env("GIT_COMMITTER_DATE", "2026-01-02T03:04:05Z")
-}
-
-fn story() -> (TestRepo, [String; 3]) {
-    let repo = TestRepo::new();
+fn story() -> (GitRepo, [String; 3]) {
+    let repo = GitRepo::new();
     let shas = ["1.16", "1.17", "1.18"].map(|v| {
         repo.commit(
             "deploy/app.yaml",
@@ -123,7 +49,7 @@ fn resolves_refs_as_git_does() {
 
 #[test]
 fn an_ambiguous_short_sha_lists_its_candidates() {
-    let repo = TestRepo::new();
+    let repo = GitRepo::new();
     // Enough commits that two share their first four digits.
     let mut stream = String::new();
     for i in 0..400 {
@@ -214,9 +140,6 @@ fn commits_one_file_through_git_and_refuses_a_dirty_one() {
 
     repo.git(&["checkout", "--quiet", "--", "deploy/app.yaml"]);
     let old = git.file_at(&shas[1], "deploy/app.yaml").unwrap().unwrap();
-    // The git command runs with the environment's identity: give it one.
-    repo.git(&["config", "user.name", "Ada Operator"]);
-    repo.git(&["config", "user.email", "ada@example.com"]);
     let commit = git
         .commit_file("deploy/app.yaml", &old, "Revert to nginx 1.17")
         .unwrap();
