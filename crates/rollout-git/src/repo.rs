@@ -186,12 +186,10 @@ impl Repo {
     /// each with the content the file has there.
     pub fn file_history(&self, path: &str) -> Result<Vec<(CommitInfo, Vec<u8>)>> {
         let head = self.repo.head_id().map_err(|e| self.read_error(e))?;
+        // Breadth-first, the cheapest walk; the changes are put in time order at the end.
         let walk = self
             .repo
             .rev_walk([head.detach()])
-            .sorting(gix::revision::walk::Sorting::ByCommitTime(
-                Default::default(),
-            ))
             .all()
             .map_err(|e| self.read_error(e))?;
         // The blob `path` has in each commit seen so far; a parent is usually the next commit.
@@ -220,6 +218,7 @@ impl Repo {
                 changes.push((self.info(&commit)?, data));
             }
         }
+        changes.sort_by_key(|(commit, _)| std::cmp::Reverse(commit.time));
         Ok(changes)
     }
 
