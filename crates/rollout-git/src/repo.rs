@@ -194,15 +194,16 @@ impl Repo {
             .map_err(|e| self.read_error(e))?;
         // The blob `path` has in each commit seen so far; a parent is usually the next commit.
         let mut blobs: HashMap<gix::ObjectId, Option<gix::ObjectId>> = HashMap::new();
+        let graph = self.repo.commit_graph_if_enabled().ok().flatten();
         let mut changes = Vec::new();
         for info in walk {
             let info = info.map_err(|e| self.read_error(e))?;
-            let blob = self.blob_at(info.id, path, &mut blobs)?;
+            let blob = self.blob_at(info.id, path, graph.as_ref(), &mut blobs)?;
             let Some(blob) = blob else { continue };
             let parents: Vec<gix::ObjectId> = info.parent_ids().map(|p| p.detach()).collect();
             let mut changed = parents.is_empty();
             for parent in parents {
-                if self.blob_at(parent, path, &mut blobs)? != Some(blob) {
+                if self.blob_at(parent, path, graph.as_ref(), &mut blobs)? != Some(blob) {
                     changed = true;
                 }
             }
@@ -230,21 +231,29 @@ impl Repo {
         commit.tree().map_err(|e| self.read_error(e))
     }
 
-    /// The blob `path` has in `commit`, remembered per commit.
+    /// The blob `path` has in `commit`, remembered per commit. The commit-graph, when the
+    /// repository has one, gives the root tree without inflating the commit.
     fn blob_at(
         &self,
         commit: gix::ObjectId,
         path: &str,
+        graph: Option<&gix::commitgraph::Graph>,
         cache: &mut HashMap<gix::ObjectId, Option<gix::ObjectId>>,
     ) -> Result<Option<gix::ObjectId>> {
         if let Some(blob) = cache.get(&commit) {
             return Ok(*blob);
         }
-        let tree = self.tree_of(commit)?;
+        let root = graph.and_then(|g| g.commit_by_id(commit)).map(|c| c.root_tree_id().to_owned());
+        let tree = match root {
+            Some(root) => self.repo.find_tree(root).map_err(|e| self.read_error(e))?,
+            None => self.tree_of(commit)?,
+        };
         let entry = tree
             .lookup_entry_by_path(path)
             .map_err(|e| self.read_error(e))?;
-        let blob = entry.filter(|e| e.mode().is_blob()).map(|e| e.object_id());
+        let blob = entry
+            .filter(|e| e.mode().is_blob())
+            .map(|e| e.object_id());
         cache.insert(commit, blob);
         Ok(blob)
     }
