@@ -243,7 +243,9 @@ impl Repo {
         if let Some(blob) = cache.get(&commit) {
             return Ok(*blob);
         }
-        let root = graph.and_then(|g| g.commit_by_id(commit)).map(|c| c.root_tree_id().to_owned());
+        let root = graph
+            .and_then(|g| g.commit_by_id(commit))
+            .map(|c| c.root_tree_id().to_owned());
         let tree = match root {
             Some(root) => self.repo.find_tree(root).map_err(|e| self.read_error(e))?,
             None => self.tree_of(commit)?,
@@ -251,9 +253,7 @@ impl Repo {
         let entry = tree
             .lookup_entry_by_path(path)
             .map_err(|e| self.read_error(e))?;
-        let blob = entry
-            .filter(|e| e.mode().is_blob())
-            .map(|e| e.object_id());
+        let blob = entry.filter(|e| e.mode().is_blob()).map(|e| e.object_id());
         cache.insert(commit, blob);
         Ok(blob)
     }
