@@ -67,7 +67,12 @@ pub async fn run_with(
             Ok(())
         }
         Command::Version => {
-            writeln!(out, "kubectl-gitrollout {}", env!("CARGO_PKG_VERSION"))?;
+            writeln!(
+                out,
+                "kubectl-gitrollout v{} (commit {})",
+                env!("CARGO_PKG_VERSION"),
+                env!("GITROLLOUT_COMMIT")
+            )?;
             Ok(())
         }
     }

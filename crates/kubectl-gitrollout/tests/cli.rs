@@ -135,6 +135,10 @@ fn version_names_the_release() {
     let run = gitrollout(&home).arg("version").assert().success();
     assert_eq!(
         String::from_utf8_lossy(&run.get_output().stdout),
-        format!("kubectl-gitrollout {}\n", env!("CARGO_PKG_VERSION"))
+        format!(
+            "kubectl-gitrollout v{} (commit {})\n",
+            env!("CARGO_PKG_VERSION"),
+            env!("GITROLLOUT_COMMIT")
+        )
     );
 }
