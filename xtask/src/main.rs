@@ -5,7 +5,10 @@
 mod cluster;
 mod controlplane;
 mod demo;
+mod dist;
 mod fixtures;
+mod krew;
+mod krew_test;
 mod process;
 mod standin;
 
@@ -30,7 +33,8 @@ enum Task {
         #[command(subcommand)]
         action: ClusterAction,
     },
-    /// Start the local control plane if needed, run every test of the workspace, stop what was started
+    /// Start the local control plane if needed, run every test of the workspace and the krew
+    /// install test, stop what was started
     Test {
         /// Arguments passed on to `cargo test`, e.g. `-- --nocapture`
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -44,6 +48,20 @@ enum Task {
     },
     /// Capture the API objects the unit tests use from the local control plane
     Fixtures,
+    /// Build release archives for krew into target/dist and write krew-manifest.yaml
+    Dist {
+        /// Rust target to build for, repeatable (default: this machine's)
+        #[arg(long = "target", value_name = "TRIPLE")]
+        targets: Vec<String>,
+        /// Write krew-manifest.yaml from the six archives in target/dist, building nothing
+        #[arg(long, conflicts_with_all = ["targets", "check"])]
+        manifest_only: bool,
+        /// Check that krew-manifest.yaml is valid for krew, up to date, and matches target/dist
+        #[arg(long, conflicts_with = "targets")]
+        check: bool,
+    },
+    /// Install the plugin with krew from its release archive and use it through kubectl
+    KrewTest,
     /// Mark pods Ready in place of a kubelet (started by `cluster up`)
     #[command(hide = true)]
     KubeletStandin {
@@ -100,6 +118,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
             with_cluster(&root, false, |running| fixtures::run(&root, running))?;
             Ok(ExitCode::SUCCESS)
         }
+        Task::Dist {
+            targets,
+            manifest_only,
+            check,
+        } => {
+            let mode = if check {
+                dist::Mode::Check
+            } else if manifest_only {
+                dist::Mode::ManifestOnly
+            } else {
+                dist::Mode::Build { targets }
+            };
+            dist::run(&root, mode)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Task::KrewTest => {
+            with_cluster(&root, false, |running| krew_test::run(&root, running))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Task::KubeletStandin { kubeconfig } => {
             standin::run(&kubeconfig)?;
             Ok(ExitCode::SUCCESS)
@@ -107,8 +144,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// Runs `cargo test` over the whole workspace against the local control plane, and ends with
-/// one line that sums up every test binary's results.
+/// Runs `cargo test` over the whole workspace against the local control plane, then the krew
+/// install test (`krew-test`) as one more test, and ends with one line that sums up all results.
 fn test(root: &Path, cargo_args: &[String]) -> Result<ExitCode> {
     with_cluster(root, false, |running| {
         let mut child = Command::new(env_or("CARGO", "cargo"))
@@ -127,6 +164,13 @@ fn test(root: &Path, cargo_args: &[String]) -> Result<ExitCode> {
             totals.add_summary(&line);
         }
         let status = child.wait()?;
+        match krew_test::run(root, running) {
+            Ok(()) => totals.passed += 1,
+            Err(err) => {
+                eprintln!("error: the krew install test failed: {err:#}");
+                totals.failed += 1;
+            }
+        }
         println!(
             "tests: {} passed, {} failed, {} skipped",
             totals.passed, totals.failed, totals.ignored
@@ -135,7 +179,7 @@ fn test(root: &Path, cargo_args: &[String]) -> Result<ExitCode> {
             eprintln!("error: no test ran");
             return Ok(ExitCode::FAILURE);
         }
-        Ok(if status.success() {
+        Ok(if status.success() && totals.failed == 0 {
             ExitCode::SUCCESS
         } else {
             ExitCode::FAILURE
