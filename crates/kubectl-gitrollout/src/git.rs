@@ -47,21 +47,22 @@ impl GitContext {
         })
     }
 
-    /// The manifest's history, when `--path` names one. Warnings go to stderr.
+    /// The manifest's history, when `--path` names one.
     pub fn manifests(&self, history: &History) -> Result<Option<ManifestHistory>> {
         let (Some(repo), Some(path)) = (&self.repo, &self.path) else {
             return Ok(None);
         };
-        let manifests = ManifestHistory::read(repo, path, history)?;
-        for warning in &manifests.warnings {
-            eprintln!("warning: {warning}");
-        }
-        Ok(Some(manifests))
+        Ok(Some(ManifestHistory::read(repo, path, history)?))
     }
 
-    /// The commit of each revision that has one.
+    /// The commit of each revision that has one. Warnings about manifest versions that had to
+    /// be skipped go to stderr.
     pub fn map(&self, history: &History, manifests: Option<&ManifestHistory>) -> Mapping {
-        map_commits(history, self.repo.as_ref(), manifests)
+        let mapping = map_commits(history, self.repo.as_ref(), manifests);
+        for warning in &mapping.warnings {
+            eprintln!("warning: {warning}");
+        }
+        mapping
     }
 
     /// Resolves a REF in the repository.

@@ -330,6 +330,9 @@ async fn git_errors_name_the_ref_the_path_and_the_repository() {
     );
 
     // A commit whose manifest is not YAML is skipped with a warning; the rest still maps.
+    // Revision 2 (by hand) matches no version, so every version is looked at.
+    ns.kubectl_ok(&["set", "image", "deployment/team-app", "nginx=nginx:1.17"]);
+    ns.kubectl_ok(&["rollout", "status", "deployment/team-app", "--timeout=120s"]);
     let file = repo.file().display().to_string();
     let run = with_path(&ns)
         .args([
@@ -353,8 +356,9 @@ async fn git_errors_name_the_ref_the_path_and_the_repository() {
     let doc: Value = serde_json::from_str(&stdout(&run)).unwrap();
     assert_eq!(doc["revisions"][0]["commit"]["sha"], good.as_str());
 
+    assert_eq!(doc["revisions"][1]["commit"], Value::Null);
+
     // --git refuses a manifest with uncommitted changes before changing anything.
-    ns.kubectl_ok(&["set", "image", "deployment/team-app", "nginx=nginx:1.17"]);
     std::fs::write(repo.file(), "edited\n").unwrap();
     let before = ns.kubectl_ok(&[
         "get",

@@ -11,6 +11,7 @@
 //! 4. the newest commit of the manifest file whose pod template is contained in the revision's
 //!    (live templates carry server defaults the manifest leaves out).
 
+use std::cell::{OnceCell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 
 use rollout_core::{History, Revision};
@@ -73,18 +74,24 @@ pub struct Mapping {
 }
 
 /// A manifest file and the pod template it gives the workload at each commit that changed it.
+///
+/// Versions are parsed only when a question needs them, newest first: mapping a few revisions
+/// over a long history parses a few versions, not all of them.
 #[derive(Debug)]
 pub struct ManifestHistory {
     pub path: String,
+    kind: &'static str,
+    name: String,
     /// Newest first.
-    pub templates: Vec<(CommitInfo, Value)>,
-    pub warnings: Vec<String>,
+    versions: Vec<(CommitInfo, Vec<u8>)>,
+    templates: Vec<OnceCell<Option<Value>>>,
+    warnings: RefCell<Vec<String>>,
 }
 
 impl ManifestHistory {
-    /// Reads every version of `path` and the workload's pod template in each. A version that is
-    /// not valid YAML is skipped with a warning; a file that never defines the workload is an
-    /// error, as is a file no commit has.
+    /// Reads every version of `path`. A file no commit has is an error, and so is one that
+    /// never defines the workload (found by parsing versions until one does); a version that is
+    /// not valid YAML is skipped with a warning when it is parsed.
     pub fn read(repo: &Repo, path: &str, history: &History) -> Result<Self, GitError> {
         let versions = repo.file_history(path)?;
         if versions.is_empty() {
@@ -93,50 +100,62 @@ impl ManifestHistory {
                 repo: repo.workdir().to_path_buf(),
             });
         }
-        let mut warnings = Vec::new();
-        let mut templates = Vec::new();
         let total = versions.len();
-        for (commit, content) in versions {
-            match workload_template(&content, history.kind.kind(), &history.name) {
-                Ok(Some(template)) => templates.push((commit, template)),
-                Ok(None) => {}
-                Err(err) => warnings.push(format!(
-                    "skipping commit {} ({}): {path} is not valid YAML there: {err}",
-                    commit.short(),
-                    commit.subject
-                )),
-            }
-        }
-        if templates.is_empty() && warnings.len() < total {
+        let manifests = ManifestHistory {
+            path: path.to_owned(),
+            kind: history.kind.kind(),
+            name: history.name.clone(),
+            templates: (0..total).map(|_| OnceCell::new()).collect(),
+            versions,
+            warnings: RefCell::new(Vec::new()),
+        };
+        let defined = (0..total).any(|i| manifests.template(i).is_some());
+        if !defined && manifests.warnings.borrow().len() < total {
             return Err(GitError::NotDefined {
                 path: path.to_owned(),
                 workload: history.workload(),
                 commits: total,
             });
         }
-        Ok(ManifestHistory {
-            path: path.to_owned(),
-            templates,
-            warnings,
-        })
+        Ok(manifests)
     }
 
-    /// The pod template the manifest had at `sha`, if that commit changed it.
-    pub fn template_at(&self, sha: &str) -> Option<&Value> {
-        self.templates
-            .iter()
-            .find(|(c, _)| c.sha == sha)
-            .map(|(_, t)| t)
+    /// Warnings about the versions parsed so far.
+    pub fn warnings(&self) -> Vec<String> {
+        self.warnings.borrow().clone()
+    }
+
+    /// The workload's pod template in version `i`, parsed on first use.
+    fn template(&self, i: usize) -> Option<&Value> {
+        self.templates[i]
+            .get_or_init(|| {
+                let (commit, content) = &self.versions[i];
+                match workload_template(content, self.kind, &self.name) {
+                    Ok(template) => template,
+                    Err(err) => {
+                        self.warnings.borrow_mut().push(format!(
+                            "skipping commit {} ({}): {} is not valid YAML there: {err}",
+                            commit.short(),
+                            commit.subject,
+                            self.path
+                        ));
+                        None
+                    }
+                }
+            })
+            .as_ref()
     }
 
     /// The newest commit whose template the revision's contains, preferring commits made before
     /// the revision.
     fn commit_for(&self, revision: &Revision) -> Option<&CommitInfo> {
         let matching = || {
-            self.templates
-                .iter()
-                .filter(|(_, t)| contains(&revision.template, t))
-                .map(|(c, _)| c)
+            (0..self.versions.len())
+                .filter(|&i| {
+                    self.template(i)
+                        .is_some_and(|t| contains(&revision.template, t))
+                })
+                .map(|i| &self.versions[i].0)
         };
         let before = revision
             .created_at
@@ -185,7 +204,7 @@ pub fn map_commits(
         }
     }
     if let Some(manifests) = manifests {
-        mapping.warnings.extend(manifests.warnings.iter().cloned());
+        mapping.warnings = manifests.warnings();
     }
     mapping
 }
