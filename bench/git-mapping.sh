@@ -3,9 +3,10 @@
 # every 10th commit (1,000 versions), as `kubectl gitrollout history --path` does, against the
 # baseline `git log --format=%H -- FILE` on the same repository. Target: <= 2x git's median time.
 #
-# The mapping walks every commit, finds the ones that changed FILE and parses the workload's pod
-# template from each version, so it does strictly more than git log; it runs as the example
-# `map_manifest` of rollout-git, the same code the plugin calls.
+# The mapping walks every commit, finds the ones that changed FILE, and matches ten revisions (the
+# ten newest versions, as deployed) against the versions' pod templates, parsing versions only as
+# far back as it needs; it runs as the example `map_manifest` of rollout-git, the same code the
+# plugin calls.
 #
 # Run from anywhere in the repo:  bash bench/git-mapping.sh
 # Needs git, python3 and hyperfine (installed with apt-get when missing). Takes about a minute.
@@ -52,11 +53,14 @@ git -C "$work/repo" gc --quiet
 
 cargo build --quiet --release -p rollout-git --example map_manifest
 mapper=target/release/examples/map_manifest
-"$mapper" "$work/repo" "$FILE" deployment team-app >&2
+# Ten deployed revisions, made from the ten newest versions of the manifest (the default
+# revisionHistoryLimit keeps ten old ones), as `history --path` maps them.
+revisions=$(git -C "$work/repo" log -n 10 --format=%H -- "$FILE" | tr '\n' ' ')
+"$mapper" "$work/repo" "$FILE" deployment team-app $revisions >&2
 
 hyperfine --warmup 3 --runs 20 -N --export-json "$work/result.json" \
   --command-name "git log -- FILE" "git -C $work/repo log --format=%H -- $FILE" \
-  --command-name "gitrollout mapping" "$mapper $work/repo $FILE deployment team-app" >&2
+  --command-name "gitrollout mapping" "$mapper $work/repo $FILE deployment team-app $revisions" >&2
 
 python3 - "$work/result.json" <<'PY'
 import json, sys
