@@ -9,6 +9,7 @@ mod diff;
 mod gitops;
 mod history;
 mod kind;
+mod retry;
 mod revert;
 mod status;
 pub mod template;
@@ -18,6 +19,7 @@ pub use diff::{TemplateDiff, diff_templates};
 pub use gitops::{GitOpsManager, gitops_manager};
 pub use history::{Container, Current, History, HistoryError, Revision};
 pub use kind::{UnknownKind, WorkloadKind};
+pub use retry::{ConflictRetry, Retry};
 pub use revert::{
     Restored, RevertError, RevertPlan, RevertRequest, RevertTo, made_by, plan_revert,
 };
