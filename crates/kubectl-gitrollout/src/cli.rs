@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use clap_complete::Shell;
 use rollout_core::WorkloadKind;
 
 use crate::UsageError;
+use crate::commands::{completion, diff, history, record, revert};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -33,8 +33,9 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// kubectl's global flags, spelled as kubectl spells them.
+/// kubectl's global flags, spelled as kubectl spells them, listed under their own heading.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// Path to the kubeconfig file to use
     #[arg(long, global = true, value_name = "PATH")]
@@ -70,7 +71,7 @@ pub enum Command {
   kubectl gitrollout history sts team-db -o wide
   kubectl gitrollout history ds/team-agent --revision 2
   kubectl gitrollout history deploy/team-app -o json | jq '.revisions[].containers'")]
-    History(HistoryArgs),
+    History(history::HistoryArgs),
     /// Show what changed in the pod template between two revisions
     #[command(after_help = "Examples:
   # The previous revision against the current one
@@ -81,7 +82,7 @@ pub enum Command {
   kubectl gitrollout diff statefulset team-db 1 3
   # With a diff tool of your own, as kubectl diff honours it
   KUBECTL_EXTERNAL_DIFF=\"colordiff -u\" kubectl gitrollout diff deploy/team-app")]
-    Diff(DiffArgs),
+    Diff(diff::DiffArgs),
     /// Restore an earlier revision as a new revision, keeping history append-only
     #[command(after_help = "Examples:
   # Back to the revision before the current one
@@ -92,109 +93,38 @@ pub enum Command {
   kubectl gitrollout revert deployment/team-app --to-revision 2 -m \"payments fail on 1.18\" --wait
 
 Revision 2 keeps its number: the revert becomes a new revision, marked as a revert of 2.")]
-    Revert(RevertArgs),
+    Revert(revert::RevertArgs),
     /// Record the commit the current revision was made from (for CI, after it rolls out)
     #[command(after_help = "Examples:
   # In CI, after kubectl apply of the manifests at the checked-out commit
   kubectl gitrollout record deployment/team-app --commit HEAD
   kubectl gitrollout record deployment/team-app --commit v1.18 -m \"release 1.18\"")]
-    Record(RecordArgs),
+    Record(record::RecordArgs),
     /// Print a shell completion script
     #[command(after_help = "Examples:
   source <(kubectl-gitrollout completion bash)
   kubectl-gitrollout completion zsh > \"${fpath[1]}/_kubectl-gitrollout\"")]
-    Completion {
-        #[arg(value_enum)]
-        shell: Shell,
-    },
+    Completion(completion::CompletionArgs),
     /// Print the version of kubectl-gitrollout
     Version,
 }
 
+/// The manifests' repository, spelled the same for every command that reads git.
 #[derive(Debug, Args)]
-pub struct HistoryArgs {
-    /// TYPE/NAME or TYPE NAME, e.g. deployment/team-app
-    #[arg(value_name = "WORKLOAD", required = true, num_args = 1..=2)]
-    pub workload: Vec<String>,
-    /// Show this revision in full, with its diff against the previous one
-    #[arg(long, value_name = "N", value_parser = parse_revision)]
-    pub revision: Option<u64>,
-    /// Output format
-    #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
-    pub output: Output,
-    #[command(flatten)]
-    pub git: GitArgs,
-}
-
-/// Where the manifests live, to map revisions to commits.
-#[derive(Debug, Args)]
-pub struct GitArgs {
+pub struct RepoArgs {
     /// The git repository of the manifests (default: the one around the current directory)
     #[arg(long, value_name = "DIR")]
     pub repo: Option<PathBuf>,
+}
+
+/// The repository and the workload's manifest in it, to map revisions to commits.
+#[derive(Debug, Args)]
+pub struct GitArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
     /// The workload's manifest in the repository, to match revisions to commits by content
     #[arg(long, value_name = "FILE")]
     pub path: Option<PathBuf>,
-}
-
-#[derive(Debug, Args)]
-pub struct DiffArgs {
-    /// TYPE/NAME or TYPE NAME, then FROM and TO revisions (default: previous and current)
-    #[arg(value_name = "WORKLOAD [FROM [TO]]", required = true, num_args = 1..=4)]
-    pub args: Vec<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct RevertArgs {
-    /// TYPE/NAME or TYPE NAME, e.g. deployment/team-app
-    #[arg(value_name = "WORKLOAD", required = true, num_args = 1..=2)]
-    pub workload: Vec<String>,
-    /// The revision to restore (default: the one before the current one)
-    #[arg(long, value_name = "N", value_parser = parse_revision, conflicts_with = "to_commit")]
-    pub to_revision: Option<u64>,
-    /// Restore the revision made from this commit (SHA, short SHA, tag, HEAD~2), or, when it
-    /// was pruned, the pod template of --path at that commit
-    #[arg(long, value_name = "REF")]
-    pub to_commit: Option<String>,
-    /// Also commit --path restored to the target's content, so git and the cluster agree
-    #[arg(long, requires = "path")]
-    pub git: bool,
-    #[command(flatten)]
-    pub repo: GitArgs,
-    /// Print the diff the revert would make, and change nothing
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Wait until the rollout completes, as `kubectl rollout status` judges it
-    #[arg(long)]
-    pub wait: bool,
-    /// How long --wait waits before failing
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_timeout, requires = "wait")]
-    pub timeout: Duration,
-    /// The change cause to record (default: the revision restored and its images)
-    #[arg(short = 'm', long, value_name = "MSG")]
-    pub message: Option<String>,
-    /// Revert even a workload that Argo CD or Flux manages
-    #[arg(long)]
-    pub force: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct RecordArgs {
-    /// TYPE/NAME or TYPE NAME, e.g. deployment/team-app
-    #[arg(value_name = "WORKLOAD", required = true, num_args = 1..=2)]
-    pub workload: Vec<String>,
-    /// The commit the current pod template was made from
-    #[arg(long, value_name = "REF")]
-    pub commit: String,
-    /// The change cause to record (default: the commit's subject and short SHA)
-    #[arg(short = 'm', long, value_name = "MSG")]
-    pub message: Option<String>,
-    /// How long to wait for the controller to make the revision
-    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_timeout)]
-    pub timeout: Duration,
-    /// The git repository (default: the one around the current directory)
-    #[arg(long, value_name = "DIR")]
-    pub repo: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -251,32 +181,45 @@ pub fn parse_revision(s: &str) -> Result<u64, String> {
     }
 }
 
+/// The longest duration a flag takes: Go's `time.Duration`, which kubectl parses durations
+/// into, holds at most 2^63 - 1 nanoseconds (about 292 years).
+const MAX_DURATION: Duration = Duration::from_nanos(i64::MAX as u64);
+
 /// A duration as kubectl's `--request-timeout` takes it: a bare number of seconds, or a number
-/// with a unit (`ms`, `s`, `m`, `h`), or several (`1m30s`). `0` means no limit.
+/// with a unit (`ms`, `s`, `m`, `h`), or several (`1m30s`). `0` means no limit. One too long for
+/// kubectl is refused, never wrapped.
 pub fn parse_timeout(s: &str) -> Result<Duration, String> {
     let bad = || format!("{s:?} is not a duration: use e.g. 30s, 2m or 1h (0 for no limit)");
-    if let Ok(seconds) = s.parse::<u64>() {
-        return Ok(Duration::from_secs(seconds));
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-        let number: u64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        total += match &rest[..unit_len] {
-            "ms" => Duration::from_millis(number),
-            "s" => Duration::from_secs(number),
-            "m" => Duration::from_secs(number * 60),
-            "h" => Duration::from_secs(number * 3600),
-            _ => return Err(bad()),
-        };
-        rest = &rest[unit_len..];
-    }
-    Ok(total)
+    let too_long = || format!("{s:?} is too long a duration: the most is 2562047h");
+    let total = if let Ok(seconds) = s.parse::<u64>() {
+        Some(Duration::from_secs(seconds))
+    } else {
+        let mut total = Some(Duration::ZERO);
+        let mut rest = s;
+        while !rest.is_empty() {
+            let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+            let number: u64 = match rest[..digits].parse() {
+                Ok(n) => n,
+                Err(_) if digits > 0 => return Err(too_long()),
+                Err(_) => return Err(bad()),
+            };
+            rest = &rest[digits..];
+            let unit_len = rest
+                .find(|c: char| c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            let part = match &rest[..unit_len] {
+                "ms" => Some(Duration::from_millis(number)),
+                "s" => Some(Duration::from_secs(number)),
+                "m" => number.checked_mul(60).map(Duration::from_secs),
+                "h" => number.checked_mul(3600).map(Duration::from_secs),
+                _ => return Err(bad()),
+            };
+            total = total.zip(part).and_then(|(t, p)| t.checked_add(p));
+            rest = &rest[unit_len..];
+        }
+        total
+    };
+    total.filter(|t| *t <= MAX_DURATION).ok_or_else(too_long)
 }
 
 #[cfg(test)]
@@ -342,6 +285,24 @@ mod tests {
         assert_eq!(parse_timeout("2h"), Ok(Duration::from_secs(7200)));
         for bad in ["s", "5x", "1.5s", "m5"] {
             assert!(parse_timeout(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn durations_too_long_for_kubectl_are_refused_not_wrapped() {
+        assert_eq!(
+            parse_timeout("2562047h"),
+            Ok(Duration::from_secs(2562047 * 3600))
+        );
+        for long in [
+            "18446744073709551615",
+            "9999999999999999999h",
+            "99999999999999999999s",
+            "2562048h",
+            "5124094h5124094h",
+        ] {
+            let err = parse_timeout(long).unwrap_err();
+            assert!(err.contains("too long a duration"), "{long}: {err}");
         }
     }
 

@@ -9,9 +9,11 @@ use std::time::Instant;
 
 use anyhow::{Result, anyhow};
 use http::{Request, Response};
+use k8s_openapi::NamespaceResourceScope;
 use kube::client::{Body, ClientBuilder};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
+use kube::core::response::reason;
+use kube::{Api, Client, Config, Resource};
 use tower::{Layer, Service};
 
 use crate::cli::Global;
@@ -89,17 +91,26 @@ async fn load_config(global: &Global) -> Result<Config> {
     })
 }
 
-/// Names an API call for error messages: the verb and resource RBAC would name.
+/// Names an API call for error messages: the verb and resource RBAC would name, and the object
+/// when the call is about one.
 #[derive(Debug, Clone, Copy)]
 pub struct Call<'a> {
     pub verb: &'a str,
     pub resource: &'a str,
     pub namespace: &'a str,
-    /// The object, for a GET; `None` for a LIST.
+    /// The object, for a GET or a write; `None` for a LIST or a WATCH of many.
     pub name: Option<&'a str>,
 }
 
 impl Cluster {
+    /// An API of namespaced objects in the namespace the command works in.
+    pub fn api<K>(&self) -> Api<K>
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>,
+    {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
     /// Turns a failed API call into a message that names the object and the next step.
     pub fn explain(&self, call: Call<'_>, err: kube::Error) -> anyhow::Error {
         let Call {
@@ -110,38 +121,48 @@ impl Cluster {
         } = call;
         let kind = resource.split('.').next().unwrap_or(resource);
         let singular = kind.strip_suffix('s').unwrap_or(kind);
-        match err {
-            kube::Error::Api(status) if status.code == 404 => match name {
+        let status = match err {
+            kube::Error::Api(status) => status,
+            other => {
+                return anyhow!(
+                    "cannot reach the Kubernetes API at {}: {}\nhint: check that the cluster runs \
+                     and that --kubeconfig/--context point at it",
+                    self.server,
+                    error_chain(&other)
+                );
+            }
+        };
+        if status.is_not_found() {
+            return match name {
                 Some(name) => anyhow!(
                     "{singular} {name:?} not found in namespace {namespace:?}\nhint: list them \
                      with `kubectl get {kind} -n {namespace}`, or pass -n/--namespace"
                 ),
                 None => anyhow!("the cluster does not serve {resource}: {}", status.message),
-            },
-            kube::Error::Api(status) if status.code == 403 => anyhow!(
+            };
+        }
+        if status.is_forbidden() {
+            return anyhow!(
                 "forbidden: RBAC does not allow {verb} on {resource} in namespace {namespace:?}\n\
                  hint: ask your cluster admin for a Role that grants {verb} on {resource}; the \
                  server said: {}",
                 status.message
-            ),
-            kube::Error::Api(status) if status.code == 401 => anyhow!(
+            );
+        }
+        if status.reason == reason::UNAUTHORIZED {
+            return anyhow!(
                 "the cluster at {} does not accept these credentials: {}\nhint: refresh them in \
                  your kubeconfig",
                 self.server,
                 status.message
-            ),
-            kube::Error::Api(status) => anyhow!(
-                "could not {verb} {resource} in namespace {namespace:?}: {} ({})",
-                status.message,
-                status.code
-            ),
-            other => anyhow!(
-                "cannot reach the Kubernetes API at {}: {}\nhint: check that the cluster runs \
-                 and that --kubeconfig/--context point at it",
-                self.server,
-                error_chain(&other)
-            ),
+            );
         }
+        let object = name.map_or(String::new(), |n| format!(" {n:?}"));
+        anyhow!(
+            "could not {verb} {resource}{object} in namespace {namespace:?}: {} ({})",
+            status.message,
+            status.code
+        )
     }
 }
 

@@ -55,14 +55,10 @@ impl GitContext {
         Ok(Some(ManifestHistory::read(repo, path, history)?))
     }
 
-    /// The commit of each revision that has one. Warnings about manifest versions that had to
-    /// be skipped go to stderr.
+    /// The commit of each revision that has one, and warnings about manifest versions that had
+    /// to be skipped, for the command to show.
     pub fn map(&self, history: &History, manifests: Option<&ManifestHistory>) -> Mapping {
-        let mapping = map_commits(history, self.repo.as_ref(), manifests);
-        for warning in &mapping.warnings {
-            eprintln!("warning: {warning}");
-        }
-        mapping
+        map_commits(history, self.repo.as_ref(), manifests)
     }
 
     /// Resolves a REF in the repository.

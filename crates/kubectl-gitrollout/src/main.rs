@@ -1,42 +1,42 @@
 //! The `kubectl-gitrollout` executable, found by kubectl as the `gitrollout` plugin.
 
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, BufWriter, IsTerminal};
 use std::process::ExitCode;
 
 use clap::Parser;
 use jiff::Timestamp;
 use kubectl_gitrollout::cli::Cli;
-use kubectl_gitrollout::{Look, UsageError, run};
+use kubectl_gitrollout::ui::Ui;
+use kubectl_gitrollout::{UsageError, run};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let stdout = io::stdout();
+    let stderr = io::stderr();
     let color = !cli.global.no_color
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         && stdout.is_terminal();
-    let look = Look {
-        now: Timestamp::now(),
-        color,
-    };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    let live_progress = stderr.is_terminal();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut err = stderr.lock();
+    let mut ui = Ui::new(&mut out, &mut err, Timestamp::now())
+        .with_color(color)
+        .with_live_progress(live_progress);
+    let result = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("error: could not start: {err}");
-            return ExitCode::FAILURE;
-        }
+        Ok(runtime) => runtime.block_on(run(cli, &mut ui)),
+        Err(err) => Err(anyhow::Error::new(err).context("could not start")),
     };
-    let mut out = BufWriter::new(stdout.lock());
-    let result = runtime
-        .block_on(run(cli, &mut out, look))
-        .and_then(|()| Ok(out.flush()?));
+    let result = result.and_then(|()| Ok(ui.flush()?));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            // Whatever was written before the error goes first; the error is the last line.
+            let _ = ui.flush();
+            let _ = ui.note(format_args!("error: {err:#}"));
             if err.is::<UsageError>() {
                 ExitCode::from(2)
             } else {

@@ -64,6 +64,11 @@ impl Workload {
         }
     }
 
+    /// The workload's selector in the form the API's `labelSelector` parameter takes.
+    pub fn selector_string(&self) -> String {
+        self.selector().map(selector_string).unwrap_or_default()
+    }
+
     /// The live pod template, in the canonical form revisions are compared in.
     pub fn template_value(&self) -> Value {
         self.template().map(template_value).unwrap_or_default()
@@ -199,8 +204,7 @@ impl Workload {
 pub async fn fetch(cluster: &Cluster, target: &WorkloadRef) -> Result<(Workload, Owned)> {
     let kind = target.kind;
     let workload = fetch_workload(cluster, target).await?;
-    let selector = workload.selector().map(selector_string).unwrap_or_default();
-    let params = ListParams::default().labels(&selector);
+    let params = ListParams::default().labels(&workload.selector_string());
     let call = Call {
         verb: "list",
         resource: kind.history_resource(),

@@ -17,8 +17,8 @@ use gitrollout_tests::{
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use kube::api::{ListParams, Patch, PatchParams};
-use kubectl_gitrollout::Look;
 use kubectl_gitrollout::cli::Cli;
+use kubectl_gitrollout::ui::Ui;
 use serde_json::{Value, json};
 
 /// (revision, image, revertOf) of every revision, ascending.
@@ -197,12 +197,9 @@ async fn revert_racing(
             }
         }) as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>
     };
-    let look = Look {
-        now: Timestamp::now(),
-        color: false,
-    };
-    let mut out = Vec::new();
-    let result = kubectl_gitrollout::run_with(cli, &mut out, look, &mut hook).await;
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let mut ui = Ui::new(&mut out, &mut err, Timestamp::now());
+    let result = kubectl_gitrollout::run_with(cli, &mut ui, &mut hook).await;
     (result, calls.load(Ordering::SeqCst))
 }
 

@@ -1,0 +1,489 @@
+//! `kubectl gitrollout revert`: a new revision with an old revision's pod template.
+//!
+//! Resolve the target once (a revision, or a commit's manifest, with the commit each revision
+//! came from), then read, plan (`rollout_core::plan_revert`) and write conditionally on the
+//! resourceVersion that was read; after a conflict `rollout_core::ConflictRetry` decides whether
+//! to read and plan again. Then watch for the controller's new revision, commit to git with
+//! `--git`, and with `--wait` watch the rollout.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::Args;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use kube::api::{Patch, PatchParams};
+use rollout_core::{
+    ConflictRetry, History, Restored, Retry, RevertPlan, RevertRequest, RevertTo, gitops_manager,
+    made_by, plan_revert,
+};
+use rollout_git::{CommitInfo, Repo, workload_template};
+use serde_json::{Value, json};
+
+use crate::cli::{GitArgs, Global, WorkloadRef, parse_revision, parse_timeout, split_workload};
+use crate::client::{self, Call, Cluster};
+use crate::git::GitContext;
+use crate::render::{self, Commits};
+use crate::ui::Ui;
+use crate::wait::{self, Watched};
+use crate::workload::{self, CHANGE_CAUSE, Owned, Workload};
+
+#[derive(Debug, Args)]
+pub struct RevertArgs {
+    /// TYPE/NAME or TYPE NAME, e.g. deployment/team-app
+    #[arg(value_name = "WORKLOAD", required = true, num_args = 1..=2)]
+    pub workload: Vec<String>,
+    /// The revision to restore (default: the one before the current one)
+    #[arg(long, value_name = "N", value_parser = parse_revision, conflicts_with = "to_commit")]
+    pub to_revision: Option<u64>,
+    /// Restore the revision made from this commit (SHA, short SHA, tag, HEAD~2), or, when it
+    /// was pruned, the pod template of --path at that commit
+    #[arg(long, value_name = "REF")]
+    pub to_commit: Option<String>,
+    /// Also commit --path restored to the target's content, so git and the cluster agree
+    #[arg(long, requires = "path")]
+    pub git: bool,
+    #[command(flatten)]
+    pub manifests: GitArgs,
+    /// Print the diff the revert would make, and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Wait until the rollout completes, as `kubectl rollout status` judges it
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait waits before failing (0: no limit)
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_timeout, requires = "wait")]
+    pub timeout: Duration,
+    /// The change cause to record (default: the revision restored and its images)
+    #[arg(short = 'm', long, value_name = "MSG")]
+    pub message: Option<String>,
+    /// Revert even a workload that Argo CD or Flux manages
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Spec changes by someone else before giving up on a workload that keeps changing.
+const ATTEMPTS: usize = 3;
+/// Reads before giving up on a workload that keeps changing in any way.
+const MAX_READS: usize = 10;
+/// How long the controller may take to record the new revision.
+const RECORD_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Called between reading the workload and writing it; tests make a concurrent change here.
+pub type BeforeWrite<'a> = &'a mut (dyn FnMut() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send);
+
+/// What the revert restores, resolved once from the first read.
+#[derive(Debug)]
+enum Target {
+    Previous,
+    Revision(u64),
+    /// A pruned revision's pod template, from the manifest at a commit.
+    Commit {
+        sha: String,
+        template: Value,
+    },
+}
+
+impl Target {
+    fn as_request(&self) -> RevertTo<'_> {
+        match self {
+            Target::Previous => RevertTo::Previous,
+            Target::Revision(n) => RevertTo::Revision(*n),
+            Target::Commit { sha, template } => RevertTo::Commit { sha, template },
+        }
+    }
+}
+
+/// A revert the server accepted.
+#[derive(Debug)]
+struct Written {
+    plan: RevertPlan,
+    /// The workload's generation after the write.
+    generation: i64,
+    /// The commit the restored content came from, for `--git`.
+    commit: Option<String>,
+}
+
+pub async fn run(
+    global: &Global,
+    args: RevertArgs,
+    ui: &mut Ui<'_>,
+    before_write: BeforeWrite<'_>,
+) -> Result<()> {
+    let (target, _) = split_workload(&args.workload)?;
+    let git = GitContext::open(
+        args.manifests.repo.repo.as_ref(),
+        args.manifests.path.as_ref(),
+    )?;
+    let commit = match &args.to_commit {
+        Some(reference) => Some(git.resolve(reference)?),
+        None => None,
+    };
+    if args.git {
+        // Refuse before anything changes in the cluster, not halfway.
+        let (repo, path) = git_file(&git)?;
+        repo.ensure_clean(path)?;
+    }
+    let cluster = client::connect(global).await?;
+    let Some(written) =
+        write_revert(&cluster, &target, &args, &git, commit, ui, before_write).await?
+    else {
+        return Ok(());
+    };
+
+    let revision = recorded_revision(&cluster, &target, &written).await?;
+    let name = format!("{}/{}", target.kind, target.name);
+    writeln!(
+        ui.out(),
+        "{name} reverted to {} as revision {revision}",
+        written.plan.target
+    )?;
+    if let (Restored::Commit(sha), Some(path)) = (&written.plan.target, &git.path) {
+        writeln!(
+            ui.out(),
+            "its revision was pruned: the pod template comes from {path} at {}",
+            &sha[..7]
+        )?;
+    }
+    if args.git
+        && let Some(sha) = &written.commit
+    {
+        let made = commit_revert(&git, sha, &name, &written.plan.target, revision)?;
+        writeln!(ui.out(), "committed {} {}", made.short(), made.subject)?;
+    }
+    ui.flush()?;
+    if args.wait {
+        wait::rollout(&cluster, &target, args.timeout, ui).await?;
+    }
+    Ok(())
+}
+
+/// Reads, plans and writes until the server accepts the write, or the workload keeps changing.
+/// `None` for a dry run, which writes nothing.
+async fn write_revert(
+    cluster: &Cluster,
+    target: &WorkloadRef,
+    args: &RevertArgs,
+    git: &GitContext,
+    commit: Option<CommitInfo>,
+    ui: &mut Ui<'_>,
+    before_write: BeforeWrite<'_>,
+) -> Result<Option<Written>> {
+    let first = workload::fetch(cluster, target).await?;
+    let (to, commits) = resolve_target(git, commit, args.to_revision, &first, ui)?;
+    let mut read = Some(first);
+    let mut retry = ConflictRetry::new(ATTEMPTS, MAX_READS);
+    loop {
+        let (workload, owned) = match read.take() {
+            Some(first) => first,
+            None => workload::fetch(cluster, target).await?,
+        };
+        match retry.observe(workload.metadata().generation) {
+            Retry::Plan => {}
+            Retry::Replan => ui.note(format_args!(
+                "{}/{} changed while reverting; planning again",
+                target.kind, target.name
+            ))?,
+            Retry::GiveUp => return Err(kept_changing(target)),
+        }
+        if !args.force {
+            refuse_gitops(&workload)?;
+        }
+        let history = workload.history(owned);
+        let request = RevertRequest {
+            target: to.as_request(),
+            message: args.message.as_deref(),
+            paused: workload.paused(),
+            now: ui.now,
+        };
+        let plan = plan_revert(&history, &workload.template_value(), &request)?;
+        let commit = match &plan.target {
+            Restored::Revision(n) => commits.get(n).map(|m| m.sha.clone()),
+            Restored::Commit(sha) => Some(sha.clone()),
+        };
+        if args.git && commit.is_none() {
+            bail!(
+                "cannot commit the revert: no commit is known for {} of {}\nhint: pass the \
+                 manifest with --path so revisions are matched to its commits, or revert \
+                 without --git",
+                plan.target,
+                history.workload()
+            );
+        }
+        if args.dry_run {
+            let color = ui.color;
+            render::unified(ui.out(), &plan.diff, color)?;
+            ui.note(format_args!(
+                "dry run: {} would be reverted to {}; nothing was changed",
+                history.workload(),
+                plan.target
+            ))?;
+            return Ok(None);
+        }
+        before_write().await;
+        match patch(cluster, target, &workload, &plan).await {
+            Ok(generation) => {
+                return Ok(Some(Written {
+                    plan,
+                    generation,
+                    commit,
+                }));
+            }
+            Err(kube::Error::Api(status)) if status.is_conflict() => {}
+            Err(err) => return Err(cluster.explain(patch_call(cluster, target), err)),
+        }
+    }
+}
+
+/// What `--to-revision`/`--to-commit` name, and the commit of each revision, from the first read.
+fn resolve_target(
+    git: &GitContext,
+    commit: Option<CommitInfo>,
+    to_revision: Option<u64>,
+    (workload, owned): &(Workload, Owned),
+    ui: &mut Ui<'_>,
+) -> Result<(Target, Commits)> {
+    let history = workload.history(owned.clone());
+    let manifests = git.manifests(&history)?;
+    let mapping = git.map(&history, manifests.as_ref());
+    for warning in &mapping.warnings {
+        ui.warn(warning)?;
+    }
+    let target = match commit {
+        // The revision made from the commit, or, when it was pruned, the manifest at the commit.
+        Some(commit) => {
+            let made = mapping
+                .commits
+                .iter()
+                .rev()
+                .find(|(_, m)| m.sha == commit.sha);
+            match made {
+                Some((number, _)) => Target::Revision(*number),
+                None => Target::Commit {
+                    template: template_at(git, &commit, &history)?,
+                    sha: commit.sha,
+                },
+            }
+        }
+        None => to_revision.map_or(Target::Previous, Target::Revision),
+    };
+    Ok((target, mapping.commits))
+}
+
+/// Waits, watching, until the controller has acted on the write, and returns the number of the
+/// revision it recorded for it. A write that someone else's replaced before the controller
+/// recorded it is said to be overtaken, naming what replaced it.
+async fn recorded_revision(
+    cluster: &Cluster,
+    target: &WorkloadRef,
+    written: &Written,
+) -> Result<u64> {
+    let plan = &written.plan;
+    let work = async {
+        let observed = wait::workload_until(cluster, target, Duration::ZERO, |workload| {
+            let progress = workload.progress();
+            (progress.observed_generation >= written.generation).then(|| workload.clone())
+        });
+        let Watched::Done(workload) = observed.await? else {
+            return Ok(Watched::TimedOut);
+        };
+        let ours = made_by(plan, &workload.template_value());
+        wait::history_until(cluster, &workload, Duration::ZERO, |history| match history
+            .revisions
+            .iter()
+            .find(|r| made_by(plan, &r.template))
+        {
+            Some(revision) => Some(Ok(revision.number)),
+            None if !ours => Some(Err(overtaken(target, history))),
+            None => None,
+        })
+        .await
+    };
+    match wait::bounded(RECORD_TIMEOUT, work).await {
+        Some(Ok(Watched::Done(found))) => found,
+        Some(Err(err)) => Err(err),
+        None | Some(Ok(Watched::TimedOut)) => Err(anyhow!(
+            "{}/{} now has the pod template of {}, but its controller has not recorded a new \
+             revision within {}\nhint: check that kube-controller-manager runs",
+            target.kind,
+            target.name,
+            plan.target,
+            wait::humantime(RECORD_TIMEOUT)
+        )),
+    }
+}
+
+/// The error for a revert that a newer write replaced before the controller recorded it.
+fn overtaken(target: &WorkloadRef, history: &History) -> anyhow::Error {
+    let newer = match history.current() {
+        Ok(revision) => {
+            let cause = revision
+                .change_cause
+                .as_deref()
+                .unwrap_or("no change cause");
+            format!("revision {} ({cause})", revision.number)
+        }
+        Err(_) => "a change the controller has not recorded yet".to_owned(),
+    };
+    anyhow!(
+        "the revert of {}/{} was applied, but a newer change replaced it before the controller \
+         recorded it: the workload now runs {newer}\nhint: see what happened with `kubectl \
+         gitrollout history {}/{}`, then revert again if needed",
+        target.kind,
+        target.name,
+        target.kind.singular(),
+        target.name
+    )
+}
+
+/// Commits `--path` as of `sha`, with a message naming the revert.
+fn commit_revert(
+    git: &GitContext,
+    sha: &str,
+    workload: &str,
+    target: &Restored,
+    revision: u64,
+) -> Result<CommitInfo> {
+    let (repo, path) = git_file(git)?;
+    let content = repo
+        .file_at(sha, path)?
+        .with_context(|| format!("{path} does not exist at commit {}", &sha[..7]))?;
+    let info = repo.resolve(sha)?;
+    let message = format!(
+        "Revert {path} to {} ({})\n\nkubectl gitrollout reverted {workload} to {target} as \
+         revision {revision}.\nThis restores {path} as of commit {}.",
+        info.short(),
+        info.subject,
+        info.sha
+    );
+    Ok(repo.commit_file(path, &content, &message)?)
+}
+
+fn kept_changing(target: &WorkloadRef) -> anyhow::Error {
+    anyhow!(
+        "{}/{} kept changing while reverting ({ATTEMPTS} attempts): someone else is changing it, \
+         and their change was not overwritten\nhint: find out who with `kubectl get {} {} -o \
+         yaml --show-managed-fields`, then try again",
+        target.kind,
+        target.name,
+        target.kind.singular(),
+        target.name
+    )
+}
+
+/// The repository and manifest `--git` commits to.
+fn git_file(git: &GitContext) -> Result<(&Repo, &str)> {
+    let repo = git.require_repo("--git")?;
+    let path = git
+        .path
+        .as_deref()
+        .context("--git needs the manifest's --path")?;
+    Ok((repo, path))
+}
+
+/// The workload's pod template in the manifest at `commit`, to restore a pruned revision.
+fn template_at(git: &GitContext, commit: &CommitInfo, history: &History) -> Result<Value> {
+    let Some(path) = &git.path else {
+        bail!(
+            "no revision of {} was made from commit {} ({})\nhint: pass the manifest with --path \
+             to restore its pod template from that commit",
+            history.workload(),
+            commit.short(),
+            commit.subject
+        );
+    };
+    let repo = git.require_repo("--to-commit")?;
+    let content = repo
+        .file_at(&commit.sha, path)?
+        .with_context(|| format!("{path} does not exist at commit {}", commit.short()))?;
+    let template = workload_template(&content, history.kind.kind(), &history.name)
+        .map_err(|e| anyhow!("{path} at commit {} is not valid YAML: {e}", commit.short()))?;
+    template.with_context(|| {
+        format!(
+            "{path} at commit {} does not define {}",
+            commit.short(),
+            history.workload()
+        )
+    })
+}
+
+fn refuse_gitops(workload: &Workload) -> Result<()> {
+    let meta = workload.metadata();
+    let labels = meta.labels.clone().unwrap_or_default();
+    let annotations = meta.annotations.clone().unwrap_or_default();
+    let Some(manager) = gitops_manager(&labels, &annotations) else {
+        return Ok(());
+    };
+    bail!(
+        "{}/{} is managed by {manager}, which would undo a revert made in the cluster\nhint: \
+         revert the change in git and let {} sync it, or pass --force to revert in the cluster \
+         anyway",
+        workload.kind(),
+        meta.name.as_deref().unwrap_or_default(),
+        manager.tool
+    )
+}
+
+/// The write, named by its object: a workload deleted since it was read is "not found".
+fn patch_call<'a>(cluster: &'a Cluster, target: &'a WorkloadRef) -> Call<'a> {
+    Call {
+        verb: "patch",
+        resource: target.kind.resource(),
+        namespace: &cluster.namespace,
+        name: Some(&target.name),
+    }
+}
+
+/// Replaces the pod template and sets the change cause, as one JSON patch that carries the
+/// resourceVersion that was read: the server refuses it (409) if the workload changed since.
+/// Returns the workload's generation after the write.
+async fn patch(
+    cluster: &Cluster,
+    target: &WorkloadRef,
+    workload: &Workload,
+    plan: &RevertPlan,
+) -> kube::Result<i64> {
+    let meta = workload.metadata();
+    let resource_version = meta.resource_version.clone().unwrap_or_default();
+    let cause = if meta.annotations.is_some() {
+        let key = CHANGE_CAUSE.replace('~', "~0").replace('/', "~1");
+        json!({"op": "add", "path": format!("/metadata/annotations/{key}"), "value": plan.change_cause})
+    } else {
+        json!({"op": "add", "path": "/metadata/annotations", "value": {CHANGE_CAUSE: plan.change_cause}})
+    };
+    let patch = json!([
+        {"op": "replace", "path": "/metadata/resourceVersion", "value": resource_version},
+        {"op": "replace", "path": "/spec/template", "value": plan.template},
+        cause,
+    ]);
+    let patch: json_patch::Patch =
+        serde_json::from_value(patch).map_err(kube::Error::SerdeError)?;
+    let patch = Patch::Json::<()>(patch);
+    let params = PatchParams::default();
+    let name = &target.name;
+    let meta = match workload {
+        Workload::Deployment(_) => {
+            cluster
+                .api::<Deployment>()
+                .patch(name, &params, &patch)
+                .await?
+                .metadata
+        }
+        Workload::StatefulSet(_) => {
+            cluster
+                .api::<StatefulSet>()
+                .patch(name, &params, &patch)
+                .await?
+                .metadata
+        }
+        Workload::DaemonSet(_) => {
+            cluster
+                .api::<DaemonSet>()
+                .patch(name, &params, &patch)
+                .await?
+                .metadata
+        }
+    };
+    Ok(meta.generation.unwrap_or_default())
+}
