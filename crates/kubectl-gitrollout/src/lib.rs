@@ -10,6 +10,7 @@ mod client;
 pub mod commands;
 mod external_diff;
 mod git;
+pub mod hints;
 pub mod render;
 pub mod ui;
 mod wait;

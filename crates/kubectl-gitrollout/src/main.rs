@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use jiff::Timestamp;
 use kubectl_gitrollout::cli::Cli;
+use kubectl_gitrollout::hints::hint;
 use kubectl_gitrollout::ui::Ui;
 use kubectl_gitrollout::{UsageError, run};
 
@@ -37,6 +38,9 @@ fn main() -> ExitCode {
             // Whatever was written before the error goes first; the error is the last line.
             let _ = ui.flush();
             let _ = ui.note(format_args!("error: {err:#}"));
+            if let Some(hint) = hint(&err) {
+                let _ = ui.note(format_args!("hint: {hint}"));
+            }
             if err.is::<UsageError>() {
                 ExitCode::from(2)
             } else {

@@ -68,20 +68,11 @@ pub struct RevertPlan {
 pub enum RevertError {
     #[error(transparent)]
     History(#[from] HistoryError),
-    #[error(
-        "{workload} is paused, and a revert would not roll out\nhint: resume it first with \
-         `kubectl rollout resume {workload}`"
-    )]
+    #[error("{workload} is paused, and a revert would not roll out")]
     Paused { workload: String },
-    #[error(
-        "{workload} already runs the pod template of {target}; nothing to revert\nhint: \
-         see what each revision ran with `kubectl gitrollout history {workload}`"
-    )]
+    #[error("{workload} already runs the pod template of {target}; nothing to revert")]
     AlreadyCurrent { workload: String, target: Restored },
-    #[error(
-        "{workload} has no revision before the current one ({current}) to revert to\nhint: name \
-         one with --to-revision"
-    )]
+    #[error("{workload} has no revision before the current one ({current}) to revert to")]
     NoPrevious { workload: String, current: u64 },
 }
 
@@ -368,13 +359,11 @@ mod tests {
                     ..request(Some(2))
                 }
             ),
-            "deployment.apps/a is paused, and a revert would not roll out\nhint: resume it first \
-             with `kubectl rollout resume deployment.apps/a`"
+            "deployment.apps/a is paused, and a revert would not roll out"
         );
         assert_eq!(
             refuse(&h, request(Some(3))),
-            "deployment.apps/a already runs the pod template of revision 3; nothing to revert\n\
-             hint: see what each revision ran with `kubectl gitrollout history deployment.apps/a`"
+            "deployment.apps/a already runs the pod template of revision 3; nothing to revert"
         );
         assert_eq!(
             refuse(&h, request(Some(7))),
@@ -383,8 +372,7 @@ mod tests {
         let first = history(1, &[(1, template("nginx:1.16", "h1", None))]);
         assert_eq!(
             refuse(&first, request(None)),
-            "deployment.apps/a has no revision before the current one (1) to revert to\nhint: \
-             name one with --to-revision"
+            "deployment.apps/a has no revision before the current one (1) to revert to"
         );
     }
 

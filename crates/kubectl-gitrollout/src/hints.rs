@@ -1,0 +1,42 @@
+//! The next step for errors of the library crates. `rollout_core` and `rollout_git` say what
+//! went wrong in terms of revisions and commits; which command or flag fixes it is the binary's
+//! to say, here, printed as a `hint:` line under the error.
+
+use rollout_core::RevertError;
+
+/// The hint for an error, when one of the libraries made it.
+pub fn hint(err: &anyhow::Error) -> Option<String> {
+    let revert = err.chain().find_map(|e| e.downcast_ref::<RevertError>())?;
+    match revert {
+        RevertError::Paused { workload } => Some(format!(
+            "resume it first with `kubectl rollout resume {workload}`"
+        )),
+        RevertError::AlreadyCurrent { workload, .. } => Some(format!(
+            "see what each revision ran with `kubectl gitrollout history {workload}`"
+        )),
+        RevertError::NoPrevious { .. } => Some("name one with --to-revision".to_owned()),
+        RevertError::History(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn revert_refusals_say_what_to_do() {
+        let paused = anyhow::Error::new(RevertError::Paused {
+            workload: "deployment.apps/a".into(),
+        });
+        assert_eq!(
+            hint(&paused).as_deref(),
+            Some("resume it first with `kubectl rollout resume deployment.apps/a`")
+        );
+        let first = anyhow::Error::new(RevertError::NoPrevious {
+            workload: "deployment.apps/a".into(),
+            current: 1,
+        });
+        assert_eq!(hint(&first).as_deref(), Some("name one with --to-revision"));
+        assert_eq!(hint(&anyhow::anyhow!("something else")), None);
+    }
+}
