@@ -44,7 +44,7 @@ pub struct Global {
     #[arg(long, global = true, value_name = "NAME")]
     pub context: Option<String>,
     /// The namespace of the workload (default: the context's namespace)
-    #[arg(short = 'n', long, global = true, value_name = "NAMESPACE")]
+    #[arg(short = 'n', long, global = true, value_name = "NAMESPACE", value_parser = parse_namespace)]
     pub namespace: Option<String>,
     /// How long to wait for one API request (0: no limit), e.g. 1s, 2m, 3h
     #[arg(long, global = true, value_name = "DURATION", value_parser = parse_timeout)]
@@ -157,10 +157,11 @@ pub fn split_workload(args: &[String]) -> Result<(WorkloadRef, &[String]), Usage
         }
     };
     let kind: WorkloadKind = kind.parse().map_err(|e| UsageError(format!("{e}")))?;
-    if name.is_empty() || name.contains('/') {
+    if !valid_name(kind, name) {
         return Err(UsageError(format!(
-            "{name:?} is not a {} name; name the workload as TYPE/NAME, e.g. {}/team-app",
+            "{name:?} is not a {} name: {}; name the workload as TYPE/NAME, e.g. {}/team-app",
             kind.singular(),
+            name_rule(kind),
             kind.singular()
         )));
     }
@@ -169,6 +170,52 @@ pub fn split_workload(args: &[String]) -> Result<(WorkloadRef, &[String]), Usage
         name: name.to_owned(),
     };
     Ok((workload, rest))
+}
+
+/// Whether `name` is one the API server accepts for `kind`, checked before any request so that
+/// nothing the user did not name reaches a URL. Deployments and DaemonSets take DNS-1123
+/// subdomains, StatefulSets DNS-1123 labels (their pods' hostnames), as the kube-apiserver
+/// v1.36 validates them; such names hold only `[a-z0-9.-]` and need no escaping in a path.
+pub fn valid_name(kind: WorkloadKind, name: &str) -> bool {
+    match kind {
+        WorkloadKind::StatefulSet => is_dns1123_label(name),
+        WorkloadKind::Deployment | WorkloadKind::DaemonSet => {
+            name.len() <= 253 && name.split('.').all(is_dns1123_label)
+        }
+    }
+}
+
+fn name_rule(kind: WorkloadKind) -> &'static str {
+    match kind {
+        WorkloadKind::StatefulSet => {
+            "at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit"
+        }
+        WorkloadKind::Deployment | WorkloadKind::DaemonSet => {
+            "at most 253 lowercase letters, digits, '-' and '.', starting and ending with a letter \
+             or digit"
+        }
+    }
+}
+
+/// A DNS-1123 label: 1 to 63 lowercase letters, digits and `-`, not starting or ending with `-`.
+fn is_dns1123_label(s: &str) -> bool {
+    let ok = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    let bytes = s.as_bytes();
+    matches!((bytes.first(), bytes.last()), (Some(&a), Some(&z)) if ok(a) && ok(z))
+        && bytes.len() <= 63
+        && bytes.iter().all(|&c| ok(c) || c == b'-')
+}
+
+/// A namespace as `-n` takes it: a DNS-1123 label, checked before any request.
+pub fn parse_namespace(s: &str) -> Result<String, String> {
+    if is_dns1123_label(s) {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "{s:?} is not a namespace name: at most 63 lowercase letters, digits and '-', \
+             starting and ending with a letter or digit"
+        ))
+    }
 }
 
 /// A revision number: a positive integer.
@@ -262,10 +309,45 @@ mod tests {
         check(
             "deployment/",
             Err(
-                "\"\" is not a deployment name; name the workload as TYPE/NAME, e.g. \
-                 deployment/team-app",
+                "\"\" is not a deployment name: at most 253 lowercase letters, digits, '-' and \
+                 '.', starting and ending with a letter or digit; name the workload as TYPE/NAME, \
+                 e.g. deployment/team-app",
             ),
         );
+    }
+
+    #[test]
+    fn names_are_checked_before_any_request() {
+        use WorkloadKind::*;
+        for (kind, name) in [
+            (Deployment, "team-app"),
+            (Deployment, "a.b-1"),
+            (DaemonSet, "x"),
+        ] {
+            assert!(valid_name(kind, name), "{name}");
+        }
+        let long = "a".repeat(254);
+        for name in [
+            "app?labelSelector=zz",
+            "app?dryRun=All&x=",
+            "team app",
+            "a#b",
+            "a/b",
+            "App",
+            "-a",
+            "a-",
+            "a..b",
+            "",
+            &long,
+        ] {
+            assert!(!valid_name(Deployment, name), "{name}");
+        }
+        assert!(!valid_name(StatefulSet, "a.b"));
+        assert!(!valid_name(StatefulSet, &"a".repeat(64)));
+        assert!(valid_name(Deployment, &"a".repeat(63)));
+        assert_eq!(parse_namespace("team-1"), Ok("team-1".into()));
+        assert!(parse_namespace("Team").is_err());
+        assert!(parse_namespace("a.b").is_err());
     }
 
     #[test]
@@ -303,6 +385,42 @@ mod tests {
         ] {
             let err = parse_timeout(long).unwrap_err();
             assert!(err.contains("too long a duration"), "{long}: {err}");
+        }
+    }
+
+    proptest::proptest! {
+        // Whatever is typed, the parsers answer; none panics, and what they accept is sound.
+        #[test]
+        fn no_workload_reference_panics(words in proptest::collection::vec(".{0,300}", 0..4)) {
+            if let Ok((workload, _)) = split_workload(&words) {
+                proptest::prop_assert!(valid_name(workload.kind, &workload.name));
+                let safe = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.';
+                proptest::prop_assert!(workload.name.chars().all(safe));
+            }
+        }
+
+        #[test]
+        fn no_duration_panics(text in "[0-9hms]{0,40}|.{0,40}") {
+            if let Ok(duration) = parse_timeout(&text) {
+                proptest::prop_assert!(duration <= MAX_DURATION);
+            }
+        }
+
+        #[test]
+        fn durations_add_up(h in 0u64..100_000, m in 0u64..100_000, s in 0u64..100_000) {
+            let text = format!("{h}h{m}m{s}s");
+            let seconds = h * 3600 + m * 60 + s;
+            proptest::prop_assert_eq!(parse_timeout(&text), Ok(Duration::from_secs(seconds)));
+        }
+
+        #[test]
+        fn no_revision_or_namespace_panics(text in ".{0,80}") {
+            if let Ok(n) = parse_revision(&text) {
+                proptest::prop_assert!(n > 0);
+            }
+            if let Ok(namespace) = parse_namespace(&text) {
+                proptest::prop_assert!(namespace.len() <= 63);
+            }
         }
     }
 

@@ -72,23 +72,66 @@ async fn load_config(global: &Global) -> Result<Config> {
         user: None,
     };
     if let Some(path) = &global.kubeconfig {
-        let kubeconfig = Kubeconfig::read_from(path)
-            .map_err(|e| anyhow!("could not read the kubeconfig {}: {e}", path.display()))?;
+        let kubeconfig = Kubeconfig::read_from(path).map_err(|e| {
+            anyhow!(
+                "could not read the kubeconfig {}: {}",
+                path.display(),
+                redacted(&e)
+            )
+        })?;
         return Config::from_custom_kubeconfig(kubeconfig, &options)
             .await
-            .map_err(|e| anyhow!("the kubeconfig {} is unusable: {e}", path.display()));
+            .map_err(|e| {
+                anyhow!(
+                    "the kubeconfig {} is unusable: {}",
+                    path.display(),
+                    redacted(&e)
+                )
+            });
     }
     if global.context.is_some() {
         return Config::from_kubeconfig(&options)
             .await
-            .map_err(|e| anyhow!("could not load the kubeconfig: {e}"));
+            .map_err(|e| anyhow!("could not load the kubeconfig: {}", redacted(&e)));
     }
     Config::infer().await.map_err(|e| {
         anyhow!(
-            "could not find a cluster to talk to: {e}\nhint: set KUBECONFIG or pass --kubeconfig, \
-             as for kubectl"
+            "could not find a cluster to talk to: {}\nhint: set KUBECONFIG or pass --kubeconfig, \
+             as for kubectl",
+            redacted(&e)
         )
     })
+}
+
+/// A kubeconfig error without the file's content: parsers quote the offending lines (tokens and
+/// keys included) and values they could not decode, and CI logs keep stderr. Like kubectl, say
+/// only where the file is broken; an error that quotes nothing is kept whole, on one line.
+fn redacted(err: &dyn std::error::Error) -> String {
+    let text = error_chain(err);
+    let first_line = text.lines().next().unwrap_or_default();
+    let quotes = text.contains('\n') || text.contains('"') || text.contains('`');
+    if !quotes {
+        return first_line.to_owned();
+    }
+    match position(&text) {
+        Some((line, column)) => format!("it is not valid YAML at line {line}, column {column}"),
+        None => "it is not a valid kubeconfig (the details would show its content)".to_owned(),
+    }
+}
+
+/// The first `line L column C` a parser error names.
+fn position(text: &str) -> Option<(u64, u64)> {
+    let number = |s: &str| -> Option<u64> {
+        let digits: String = s.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    };
+    let rest = &text[text.find("line ")? + 5..];
+    let line = number(rest)?;
+    let column = rest
+        .find("column ")
+        .and_then(|i| number(&rest[i + 7..]))
+        .unwrap_or(0);
+    Some((line, column))
 }
 
 /// Names an API call for error messages: the verb and resource RBAC would name, and the object
@@ -167,7 +210,7 @@ impl Cluster {
 }
 
 /// An error and its sources, joined, since connection errors hide the cause deep down.
-fn error_chain(err: &dyn std::error::Error) -> String {
+pub fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
@@ -178,6 +221,31 @@ fn error_chain(err: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kubeconfig_errors_never_quote_the_file() {
+        let parse = std::io::Error::other(
+            "failed to parse kubeconfig YAML: error: line 11 column 9: illegal placement\n  --> \
+             <input>:11:9\n 9 |     client-key-data: SECRETKEYDATA\n",
+        );
+        assert_eq!(
+            redacted(&parse),
+            "it is not valid YAML at line 11, column 9"
+        );
+        let value = std::io::Error::other("invalid type: string \"SECRET-TOKEN\", expected a map");
+        let text = redacted(&value);
+        assert!(!text.contains("SECRET"), "{text}");
+        let plain = std::io::Error::other("failed to read /x: No such file or directory");
+        assert_eq!(
+            redacted(&plain),
+            "failed to read /x: No such file or directory"
+        );
+    }
 }
 
 /// Logs one line per API request to stderr: method, URL, status and time, as `kubectl -v=6`.
