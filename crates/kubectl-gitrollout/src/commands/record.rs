@@ -1,6 +1,7 @@
 //! `kubectl gitrollout record`: for CI, after it rolls out, record the commit the current
 //! revision was made from on that revision's object alone.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Result, anyhow};
@@ -46,52 +47,48 @@ pub async fn run(global: &Global, args: RecordArgs, ui: &mut Ui<'_>) -> Result<(
         .message
         .clone()
         .unwrap_or_else(|| format!("{} ({})", commit.subject, commit.short()));
-    let annotations = json!({"metadata": {"annotations": {
-        RECORDED_COMMIT: commit.sha,
-        CHANGE_CAUSE: cause,
-    }}});
-    let params = PatchParams::default();
-    let ns = cluster.namespace.as_str();
-    let call = Call {
-        verb: "patch",
-        resource: target.kind.history_resource(),
-        namespace: ns,
-        name: Some(&revision.object),
-    };
-    let patch = Patch::Merge(&annotations);
-    let patched = match target.kind {
-        WorkloadKind::Deployment => cluster
-            .api::<ReplicaSet>()
-            .patch(&revision.object, &params, &patch)
-            .await
-            .map(drop),
-        WorkloadKind::StatefulSet | WorkloadKind::DaemonSet => cluster
-            .api::<ControllerRevision>()
-            .patch(&revision.object, &params, &patch)
-            .await
-            .map(drop),
-    };
-    patched.map_err(|e| cluster.explain(call, e))?;
 
-    // A Deployment's own change cause is copied onto its newest ReplicaSet on every sync, and
-    // would replace the one just recorded: keep the two the same.
-    let inherited = workload
+    // Plan: the commit and cause on the revision object; and, for a Deployment that has a change
+    // cause of its own, the same cause there, since the controller copies the Deployment's onto
+    // its newest ReplicaSet on every sync and would replace the one just recorded.
+    let mut writes = vec![Write {
+        object: match target.kind {
+            WorkloadKind::Deployment => Object::ReplicaSet,
+            WorkloadKind::StatefulSet | WorkloadKind::DaemonSet => Object::ControllerRevision,
+        },
+        name: revision.object.clone(),
+        annotations: BTreeMap::from([
+            (RECORDED_COMMIT.to_owned(), commit.sha.clone()),
+            (CHANGE_CAUSE.to_owned(), cause.clone()),
+        ]),
+    }];
+    let own_cause = workload
         .metadata()
         .annotations
         .as_ref()
         .is_some_and(|a| a.contains_key(CHANGE_CAUSE));
-    if let (Workload::Deployment(_), true) = (&workload, inherited) {
-        let cause = json!({"metadata": {"annotations": {CHANGE_CAUSE: cause}}});
-        let call = Call {
-            resource: target.kind.resource(),
-            name: Some(&target.name),
-            ..call
-        };
-        cluster
-            .api::<Deployment>()
-            .patch(&target.name, &params, &Patch::Merge(&cause))
-            .await
-            .map_err(|e| cluster.explain(call, e))?;
+    if let (Workload::Deployment(_), true) = (&workload, own_cause) {
+        writes.push(Write {
+            object: Object::Deployment,
+            name: target.name.clone(),
+            annotations: BTreeMap::from([(CHANGE_CAUSE.to_owned(), cause)]),
+        });
+    }
+
+    // Execute: all or nothing. With two writes, the server first judges both without keeping
+    // them (a dry run checks RBAC and admission), so a refusal leaves nothing half-done.
+    if writes.len() > 1 {
+        for write in &writes {
+            write
+                .send(&cluster, true)
+                .await
+                .map_err(|e| refused(&cluster, write, e))?;
+        }
+    }
+    for (done, write) in writes.iter().enumerate() {
+        if let Err(err) = write.send(&cluster, false).await {
+            return Err(failed(&cluster, &writes[..done], write, err).await);
+        }
     }
     writeln!(
         ui.out(),
@@ -103,6 +100,146 @@ pub async fn run(global: &Global, args: RecordArgs, ui: &mut Ui<'_>) -> Result<(
         commit.subject
     )?;
     Ok(())
+}
+
+/// The kinds of object `record` writes annotations on.
+#[derive(Debug, Clone, Copy)]
+enum Object {
+    ReplicaSet,
+    ControllerRevision,
+    Deployment,
+}
+
+impl Object {
+    fn resource(self) -> &'static str {
+        match self {
+            Object::ReplicaSet => "replicasets.apps",
+            Object::ControllerRevision => "controllerrevisions.apps",
+            Object::Deployment => "deployments.apps",
+        }
+    }
+}
+
+/// Annotations to set on one object.
+#[derive(Debug)]
+struct Write {
+    object: Object,
+    name: String,
+    annotations: BTreeMap<String, String>,
+}
+
+impl Write {
+    fn call<'a>(&'a self, cluster: &'a Cluster) -> Call<'a> {
+        Call {
+            verb: "patch",
+            resource: self.object.resource(),
+            namespace: &cluster.namespace,
+            name: Some(&self.name),
+        }
+    }
+
+    /// `replicaset team-app-5d4f`.
+    fn describe(&self) -> String {
+        let kind = self.object.resource().trim_end_matches(".apps");
+        format!("{} {}", kind.trim_end_matches('s'), self.name)
+    }
+
+    /// Sends the merge patch; a dry run is judged by the server and not kept.
+    async fn send(&self, cluster: &Cluster, dry_run: bool) -> kube::Result<()> {
+        let patch = json!({"metadata": {"annotations": self.annotations}});
+        let patch = Patch::Merge(&patch);
+        let params = PatchParams {
+            dry_run,
+            ..PatchParams::default()
+        };
+        let name = &self.name;
+        match self.object {
+            Object::ReplicaSet => cluster
+                .api::<ReplicaSet>()
+                .patch(name, &params, &patch)
+                .await
+                .map(drop),
+            Object::ControllerRevision => cluster
+                .api::<ControllerRevision>()
+                .patch(name, &params, &patch)
+                .await
+                .map(drop),
+            Object::Deployment => cluster
+                .api::<Deployment>()
+                .patch(name, &params, &patch)
+                .await
+                .map(drop),
+        }
+    }
+
+    /// Whether the object carries the annotations now, read with backoff after a lost answer;
+    /// `None` when the cluster does not answer.
+    async fn landed(&self, cluster: &Cluster) -> Option<bool> {
+        let mut delay = Duration::from_millis(500);
+        for _ in 0..5 {
+            tokio::time::sleep(delay).await;
+            delay *= 2;
+            let meta = match self.object {
+                Object::ReplicaSet => cluster
+                    .api::<ReplicaSet>()
+                    .get(&self.name)
+                    .await
+                    .map(|o| o.metadata),
+                Object::ControllerRevision => cluster
+                    .api::<ControllerRevision>()
+                    .get(&self.name)
+                    .await
+                    .map(|o| o.metadata),
+                Object::Deployment => cluster
+                    .api::<Deployment>()
+                    .get(&self.name)
+                    .await
+                    .map(|o| o.metadata),
+            };
+            let Ok(meta) = meta else { continue };
+            let have = meta.annotations.unwrap_or_default();
+            return Some(self.annotations.iter().all(|(k, v)| have.get(k) == Some(v)));
+        }
+        None
+    }
+}
+
+/// A write the server refused in the dry run: nothing was written.
+fn refused(cluster: &Cluster, write: &Write, err: kube::Error) -> anyhow::Error {
+    anyhow!(
+        "{:#}; nothing was recorded",
+        cluster.explain(write.call(cluster), err)
+    )
+}
+
+/// A write that failed after `done` succeeded: what was written, exactly, and what is not known.
+async fn failed(
+    cluster: &Cluster,
+    done: &[Write],
+    write: &Write,
+    err: kube::Error,
+) -> anyhow::Error {
+    let written: Vec<String> = done.iter().map(Write::describe).collect();
+    let before = if written.is_empty() {
+        "nothing was written before".to_owned()
+    } else {
+        format!("{} was already written", written.join(" and "))
+    };
+    if let kube::Error::Api(_) = err {
+        let message = cluster.explain(write.call(cluster), err);
+        return anyhow!("{message:#} ({before})");
+    }
+    let outcome = match write.landed(cluster).await {
+        Some(true) => format!("{} was written", write.describe()),
+        Some(false) => format!("{} was not written", write.describe()),
+        None => format!("it is not known whether {} was written", write.describe()),
+    };
+    anyhow!(
+        "lost the answer of the Kubernetes API at {} to the write of {} ({}): {outcome}; {before}",
+        cluster.server,
+        write.describe(),
+        client::error_chain(&err)
+    )
 }
 
 /// Waits, watching, until the controller has seen the workload's spec and made the revision for

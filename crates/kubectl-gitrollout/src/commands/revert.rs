@@ -41,7 +41,8 @@ pub struct RevertArgs {
     /// was pruned, the pod template of --path at that commit
     #[arg(long, value_name = "REF")]
     pub to_commit: Option<String>,
-    /// Also commit --path restored to the target's content, so git and the cluster agree
+    /// Also commit --path restored to the target's content, so git and the cluster agree; the
+    /// commit runs the repository's hooks, as `git commit` does
     #[arg(long, requires = "path")]
     pub git: bool,
     #[command(flatten)]
@@ -231,9 +232,87 @@ async fn write_revert(
                 }));
             }
             Err(kube::Error::Api(status)) if status.is_conflict() => {}
-            Err(err) => return Err(cluster.explain(patch_call(cluster, target), err)),
+            Err(err @ kube::Error::Api(_)) => {
+                return Err(cluster.explain(patch_call(cluster, target), err));
+            }
+            // No answer: the write may or may not have landed. Find out, and say which.
+            Err(err) => {
+                let landed = find_out(cluster, target, &plan).await;
+                return Err(lost(cluster, target, &err, landed));
+            }
         }
     }
+}
+
+/// Whether a write whose answer was lost landed, found by its unique revert markers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Landed {
+    /// Applied, and recorded by the controller as this revision.
+    Recorded(u64),
+    /// Applied; the controller has not made its revision yet.
+    Applied,
+    NotApplied,
+    /// The cluster did not answer the re-reads either.
+    Unknown,
+}
+
+/// Reads the workload again, with backoff, until it answers, and looks for the plan's markers in
+/// its history and its live template.
+async fn find_out(cluster: &Cluster, target: &WorkloadRef, plan: &RevertPlan) -> Landed {
+    let mut delay = Duration::from_millis(500);
+    for _ in 0..5 {
+        tokio::time::sleep(delay).await;
+        delay *= 2;
+        let Ok((workload, owned)) = workload::fetch(cluster, target).await else {
+            continue;
+        };
+        let history = workload.history(owned);
+        if let Some(revision) = history
+            .revisions
+            .iter()
+            .find(|r| made_by(plan, &r.template))
+        {
+            return Landed::Recorded(revision.number);
+        }
+        return if made_by(plan, &workload.template_value()) {
+            Landed::Applied
+        } else {
+            Landed::NotApplied
+        };
+    }
+    Landed::Unknown
+}
+
+/// The error for a write whose answer was lost: what is known of it, and how to check.
+fn lost(
+    cluster: &Cluster,
+    target: &WorkloadRef,
+    err: &kube::Error,
+    landed: Landed,
+) -> anyhow::Error {
+    let what = match landed {
+        Landed::Recorded(revision) => format!("the revert was applied as revision {revision}"),
+        Landed::Applied => {
+            "the revert was applied, and the controller has not recorded it as a revision yet"
+                .to_owned()
+        }
+        Landed::NotApplied => "the revert was not applied; nothing was changed".to_owned(),
+        Landed::Unknown => {
+            "it could not be found out whether the revert was applied: the cluster did not answer \
+             again"
+                .to_owned()
+        }
+    };
+    anyhow!(
+        "lost the answer of the Kubernetes API at {} to the revert of {}/{} ({}): {what}\nhint: \
+         check with `kubectl gitrollout history {}/{}`",
+        cluster.server,
+        target.kind,
+        target.name,
+        client::error_chain(err),
+        target.kind.singular(),
+        target.name
+    )
 }
 
 /// What `--to-revision`/`--to-commit` name, and the commit of each revision, from the first read.
