@@ -7,6 +7,7 @@
 //! deliberately not used, so the tests never touch the cluster a user works with.
 
 pub mod git;
+pub mod proxy;
 
 use std::collections::hash_map::RandomState;
 use std::fmt::Debug;
