@@ -154,46 +154,17 @@ pub async fn workload_until<T>(
     limit: Duration,
     mut decide: impl FnMut(&Workload) -> Option<T>,
 ) -> Result<Watched<T>> {
-    async fn watch<K, T>(
-        cluster: &Cluster,
-        target: &WorkloadRef,
-        limit: Duration,
-        wrap: fn(K) -> Workload,
-        decide: &mut dyn FnMut(&Workload) -> Option<T>,
-    ) -> Result<Watched<Option<T>>>
-    where
-        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>,
-        K: Clone + Debug + DeserializeOwned + Send + 'static,
-    {
-        let config = watcher::Config::default().fields(&format!("metadata.name={}", target.name));
-        let call = Call {
-            verb: "watch",
-            resource: target.kind.resource(),
-            namespace: &cluster.namespace,
-            name: Some(&target.name),
-        };
-        watch_until(
-            cluster,
-            call,
-            cluster.api::<K>(),
-            config,
-            limit,
-            |mut found| match found.pop() {
-                Some(object) => decide(&wrap(object)).map(Some),
-                None => Some(None),
-            },
-        )
-        .await
-    }
     let decide: &mut dyn FnMut(&Workload) -> Option<T> = &mut decide;
     let watched = match target.kind {
         WorkloadKind::Deployment => {
-            watch(cluster, target, limit, Workload::Deployment, decide).await
+            watch_workload(cluster, target, limit, Workload::Deployment, decide).await
         }
         WorkloadKind::StatefulSet => {
-            watch(cluster, target, limit, Workload::StatefulSet, decide).await
+            watch_workload(cluster, target, limit, Workload::StatefulSet, decide).await
         }
-        WorkloadKind::DaemonSet => watch(cluster, target, limit, Workload::DaemonSet, decide).await,
+        WorkloadKind::DaemonSet => {
+            watch_workload(cluster, target, limit, Workload::DaemonSet, decide).await
+        }
     }?;
     match watched {
         Watched::Done(Some(found)) => Ok(Watched::Done(found)),
@@ -208,6 +179,39 @@ pub async fn workload_until<T>(
         )),
         Watched::TimedOut => Ok(Watched::TimedOut),
     }
+}
+
+/// Watches one workload of type `K` by name; `Done(None)` when it is not there.
+async fn watch_workload<K, T>(
+    cluster: &Cluster,
+    target: &WorkloadRef,
+    limit: Duration,
+    wrap: fn(K) -> Workload,
+    decide: &mut dyn FnMut(&Workload) -> Option<T>,
+) -> Result<Watched<Option<T>>>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>,
+    K: Clone + Debug + DeserializeOwned + Send + 'static,
+{
+    let config = watcher::Config::default().fields(&format!("metadata.name={}", target.name));
+    let call = Call {
+        verb: "watch",
+        resource: target.kind.resource(),
+        namespace: &cluster.namespace,
+        name: Some(&target.name),
+    };
+    watch_until(
+        cluster,
+        call,
+        cluster.api::<K>(),
+        config,
+        limit,
+        |mut found| match found.pop() {
+            Some(object) => decide(&wrap(object)).map(Some),
+            None => Some(None),
+        },
+    )
+    .await
 }
 
 /// Waits until the rollout is complete as `kubectl rollout status` judges it, showing progress.

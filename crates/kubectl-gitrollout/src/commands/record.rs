@@ -8,7 +8,7 @@ use anyhow::{Result, anyhow};
 use clap::Args;
 use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment, ReplicaSet};
 use kube::api::{Patch, PatchParams};
-use rollout_core::{Revision, WorkloadKind, template};
+use rollout_core::{Revision, template};
 use rollout_git::RECORDED_COMMIT;
 use serde_json::json;
 
@@ -48,32 +48,7 @@ pub async fn run(global: &Global, args: RecordArgs, ui: &mut Ui<'_>) -> Result<(
         .clone()
         .unwrap_or_else(|| format!("{} ({})", commit.subject, commit.short()));
 
-    // Plan: the commit and cause on the revision object; and, for a Deployment that has a change
-    // cause of its own, the same cause there, since the controller copies the Deployment's onto
-    // its newest ReplicaSet on every sync and would replace the one just recorded.
-    let mut writes = vec![Write {
-        object: match target.kind {
-            WorkloadKind::Deployment => Object::ReplicaSet,
-            WorkloadKind::StatefulSet | WorkloadKind::DaemonSet => Object::ControllerRevision,
-        },
-        name: revision.object.clone(),
-        annotations: BTreeMap::from([
-            (RECORDED_COMMIT.to_owned(), commit.sha.clone()),
-            (CHANGE_CAUSE.to_owned(), cause.clone()),
-        ]),
-    }];
-    let own_cause = workload
-        .metadata()
-        .annotations
-        .as_ref()
-        .is_some_and(|a| a.contains_key(CHANGE_CAUSE));
-    if let (Workload::Deployment(_), true) = (&workload, own_cause) {
-        writes.push(Write {
-            object: Object::Deployment,
-            name: target.name.clone(),
-            annotations: BTreeMap::from([(CHANGE_CAUSE.to_owned(), cause)]),
-        });
-    }
+    let writes = plan(&workload, &revision, &commit.sha, cause);
 
     // Execute: all or nothing. With two writes, the server first judges both without keeping
     // them (a dry run checks RBAC and admission), so a refusal leaves nothing half-done.
@@ -100,6 +75,36 @@ pub async fn run(global: &Global, args: RecordArgs, ui: &mut Ui<'_>) -> Result<(
         commit.subject
     )?;
     Ok(())
+}
+
+/// The commit and cause on the revision object; and, for a Deployment that has a change cause of
+/// its own, the same cause there, since the controller copies the Deployment's onto its newest
+/// ReplicaSet on every sync and would replace the one just recorded.
+fn plan(workload: &Workload, revision: &Revision, sha: &str, cause: String) -> Vec<Write> {
+    let meta = workload.metadata();
+    let mut writes = vec![Write {
+        object: match workload {
+            Workload::Deployment(_) => Object::ReplicaSet,
+            Workload::StatefulSet(_) | Workload::DaemonSet(_) => Object::ControllerRevision,
+        },
+        name: revision.object.clone(),
+        annotations: BTreeMap::from([
+            (RECORDED_COMMIT.to_owned(), sha.to_owned()),
+            (CHANGE_CAUSE.to_owned(), cause.clone()),
+        ]),
+    }];
+    let own_cause = meta
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key(CHANGE_CAUSE));
+    if let (Workload::Deployment(_), true) = (workload, own_cause) {
+        writes.push(Write {
+            object: Object::Deployment,
+            name: meta.name.clone().unwrap_or_default(),
+            annotations: BTreeMap::from([(CHANGE_CAUSE.to_owned(), cause)]),
+        });
+    }
+    writes
 }
 
 /// The kinds of object `record` writes annotations on.

@@ -188,37 +188,13 @@ async fn write_revert(
             ))?,
             Retry::GiveUp => return Err(kept_changing(target)),
         }
-        if !args.force {
-            refuse_gitops(&workload)?;
-        }
-        let history = workload.history(owned);
-        let request = RevertRequest {
-            target: to.as_request(),
-            message: args.message.as_deref(),
-            paused: workload.paused(),
-            now: ui.now,
-        };
-        let plan = plan_revert(&history, &workload.template_value(), &request)?;
-        let commit = match &plan.target {
-            Restored::Revision(n) => commits.get(n).map(|m| m.sha.clone()),
-            Restored::Commit(sha) => Some(sha.clone()),
-        };
-        if args.git && commit.is_none() {
-            bail!(
-                "cannot commit the revert: no commit is known for {} of {}\nhint: pass the \
-                 manifest with --path so revisions are matched to its commits, or revert \
-                 without --git",
-                plan.target,
-                history.workload()
-            );
-        }
+        let (plan, commit) = plan(args, &to, &commits, &workload, owned, ui.now)?;
         if args.dry_run {
             let color = ui.color;
             render::unified(ui.out(), &plan.diff, color)?;
             ui.note(format_args!(
-                "dry run: {} would be reverted to {}; nothing was changed",
-                history.workload(),
-                plan.target
+                "dry run: {}/{} would be reverted to {}; nothing was changed",
+                target.kind, target.name, plan.target
             ))?;
             return Ok(None);
         }
@@ -313,6 +289,41 @@ fn lost(
         target.kind.singular(),
         target.name
     )
+}
+
+/// One plan from one read: the refusals first, then the write and the commit it restores.
+fn plan(
+    args: &RevertArgs,
+    to: &Target,
+    commits: &Commits,
+    workload: &Workload,
+    owned: Owned,
+    now: jiff::Timestamp,
+) -> Result<(RevertPlan, Option<String>)> {
+    if !args.force {
+        refuse_gitops(workload)?;
+    }
+    let history = workload.history(owned);
+    let request = RevertRequest {
+        target: to.as_request(),
+        message: args.message.as_deref(),
+        paused: workload.paused(),
+        now,
+    };
+    let plan = plan_revert(&history, &workload.template_value(), &request)?;
+    let commit = match &plan.target {
+        Restored::Revision(n) => commits.get(n).map(|m| m.sha.clone()),
+        Restored::Commit(sha) => Some(sha.clone()),
+    };
+    if args.git && commit.is_none() {
+        bail!(
+            "cannot commit the revert: no commit is known for {} of {}\nhint: pass the manifest \
+             with --path so revisions are matched to its commits, or revert without --git",
+            plan.target,
+            history.workload()
+        );
+    }
+    Ok((plan, commit))
 }
 
 /// What `--to-revision`/`--to-commit` name, and the commit of each revision, from the first read.
