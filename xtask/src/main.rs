@@ -51,8 +51,8 @@ enum Task {
         #[command(subcommand)]
         action: ClusterAction,
     },
-    /// Start the local control plane if needed, run every test of the workspace and the krew
-    /// install test, stop what was started
+    /// Start the local control plane if needed, run every test of the workspace, the krew
+    /// install test and the unreferenced-snapshot check, stop what was started
     Test {
         /// Arguments passed on to `cargo test`, e.g. `-- --nocapture`
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
