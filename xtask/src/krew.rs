@@ -371,7 +371,8 @@ fn check_manifest(validator: &Path, path: &Path, package: &Package, dist: &Path)
     let problems = project_problems(&text, package, &archives);
     if !problems.is_empty() {
         bail!(
-            "{MANIFEST} is stale:\n  {}\nrun `cargo xtask dist` to write it again, and commit it",
+            "{MANIFEST} is stale:\n  {}\nhint: run `cargo xtask dist` to write it again, and \
+             commit it",
             problems.join("\n  ")
         );
     }
@@ -410,8 +411,8 @@ fn validate_with_krew(validator: &Path, text: &str) -> Result<()> {
         .with_context(|| format!("could not run {}", validator.display()))?;
     if !output.status.success() {
         bail!(
-            "{MANIFEST} is not valid for krew: {}\nrun `cargo xtask dist` to write it again, and \
-             commit it",
+            "{MANIFEST} is not valid for krew: {}\nhint: run `cargo xtask dist` to write it \
+             again, and commit it",
             klog_errors(&String::from_utf8_lossy(&output.stderr))
         );
     }
