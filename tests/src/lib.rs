@@ -7,6 +7,7 @@
 //! deliberately not used, so the tests never touch the cluster a user works with.
 
 pub mod git;
+pub mod output;
 pub mod proxy;
 
 use std::collections::hash_map::RandomState;
@@ -26,6 +27,7 @@ use kube::{Api, Client, Config, Resource};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
+use tempfile::NamedTempFile;
 
 /// The variable that points the tests at a disposable cluster of the user's own.
 pub const KUBECONFIG_VAR: &str = "GITROLLOUT_TEST_KUBECONFIG";
@@ -153,6 +155,40 @@ impl TestNamespace {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
+    /// `kubectl rollout status` of `workload` (e.g. `deployment/team-app`), bounded by
+    /// [`ROLLOUT_TIMEOUT`]; panics when the rollout does not complete in time.
+    pub fn rollout_status(&self, workload: &str) {
+        let timeout = format!("--timeout={}s", ROLLOUT_TIMEOUT.as_secs());
+        self.kubectl_ok(&["rollout", "status", workload, &timeout]);
+    }
+
+    /// A release with kubectl: `kubectl set image <workload> <container>=<image>`, then its
+    /// rollout, complete.
+    pub fn release(&self, workload: &str, container_image: &str) {
+        self.kubectl_ok(&["set", "image", workload, container_image]);
+        self.rollout_status(workload);
+    }
+
+    /// A kubeconfig for the test cluster that authenticates as the ServiceAccount `account` of
+    /// this namespace, with a token from the TokenRequest API.
+    pub fn token_kubeconfig(&self, account: &str) -> NamedTempFile {
+        let token = self.kubectl_ok(&["create", "token", account]);
+        let view = self.kubectl_ok(&["config", "view", "--raw", "--minify", "-o", "json"]);
+        let view: serde_json::Value =
+            serde_json::from_str(&view).expect("kubectl config view prints JSON");
+        let config = json!({
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "test", "cluster": view["clusters"][0]["cluster"]}],
+            "users": [{"name": account, "user": {"token": token.trim()}}],
+            "contexts": [{"name": "test", "context": {"cluster": "test", "user": account}}],
+            "current-context": "test",
+        });
+        let file = NamedTempFile::new().expect("a temporary file");
+        std::fs::write(file.path(), config.to_string()).expect("the kubeconfig is written");
+        file
+    }
+
     /// Polls `get` until `done` holds for what it returns, and returns that; panics after
     /// `timeout` with the last value seen.
     pub async fn wait_for<K, F, Fut>(
@@ -225,15 +261,12 @@ pub fn set_image(image: &str) -> serde_json::Value {
 /// The first half of the 2 AM story with real kubectl: `team-app` on nginx:1.16, scaled to 10,
 /// then releases 1.17 and 1.18, each rolled out completely. Revisions 1, 2 and 3.
 pub fn play_deployment_story(ns: &TestNamespace) {
-    let status = ["rollout", "status", "deployment/team-app", "--timeout=120s"];
     ns.kubectl_ok(&["create", "deployment", "team-app", "--image=nginx:1.16"]);
-    ns.kubectl_ok(&status);
+    ns.rollout_status("deployment/team-app");
     ns.kubectl_ok(&["scale", "deployment/team-app", "--replicas=10"]);
-    ns.kubectl_ok(&status);
+    ns.rollout_status("deployment/team-app");
     for version in ["1.17", "1.18"] {
-        let image = format!("nginx=nginx:{version}");
-        ns.kubectl_ok(&["set", "image", "deployment/team-app", &image]);
-        ns.kubectl_ok(&status);
+        ns.release("deployment/team-app", &format!("nginx=nginx:{version}"));
     }
 }
 

@@ -60,7 +60,7 @@ async fn kubectl_rollout_undo_rewrites_history() {
 
     let undo = "rollout undo deployment/team-app --to-revision 2";
     ns.kubectl_ok(&undo.split(' ').collect::<Vec<_>>());
-    ns.kubectl_ok(&["rollout", "status", "deployment/team-app", "--timeout=120s"]);
+    ns.rollout_status("deployment/team-app");
 
     let after = ns.kubectl_ok(&["rollout", "history", "deployment/team-app"]);
     assert_eq!(history_numbers(&after), [1, 3, 4], "{after}");

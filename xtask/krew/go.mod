@@ -1,4 +1,5 @@
-// A dedicated module that pins the krew release `cargo xtask krew-test` installs the plugin with.
+// A dedicated module that pins the krew release `cargo xtask krew-test` installs the plugin with
+// and whose manifest validator `cargo xtask dist --check` runs.
 // Keep it dedicated: other dependencies here could raise shared ones and change the build.
 module gitrollout.dev/krew
 

@@ -524,6 +524,24 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
+/// Runs `f` with the local control plane up, and stops it afterwards (even when `f` fails) if this
+/// call is the one that started it and `keep` is false.
+pub fn with_cluster<T>(
+    root: &Path,
+    keep: bool,
+    f: impl FnOnce(&Running) -> Result<T>,
+) -> Result<T> {
+    let running = up(root)?;
+    let result = f(&running);
+    if running.started_here
+        && !keep
+        && let Err(err) = down(root)
+    {
+        eprintln!("warning: could not stop the local control plane: {err:#}");
+    }
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -400,6 +400,9 @@ fn zip_archive(entries: &[Entry]) -> Result<Vec<u8>> {
             .compression_method(zip::CompressionMethod::Deflated)
             .compression_level(Some(9))
             .last_modified_time(zip::DateTime::default())
+            // Unix attributes on any build machine: on Windows the zip crate would mark entries
+            // as DOS ones, which drops the mode and makes the bytes depend on the machine.
+            .system(zip::System::Unix)
             .unix_permissions(entry.mode);
         zip.start_file(entry.name.as_str(), options)
             .with_context(|| format!("could not add {} to the archive", entry.name))?;

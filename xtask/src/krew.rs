@@ -1,6 +1,7 @@
 //! The krew manifest, `krew-manifest.yaml` at the top of the repository: written from the
-//! workspace and the archives in `target/dist`, and validated as krew validates plugin manifests
-//! (kubernetes-sigs/krew `internal/index/validation/validate.go`), plus this project's own rules.
+//! workspace and the archives in `target/dist`, and checked by krew's own manifest validator
+//! (`validate-krew-manifest`, built from the krew module pinned in `xtask/krew/go.mod`) and by
+//! this project's own rules.
 //!
 //! Where each `sha256` comes from, and what is checked about it:
 //!
@@ -17,21 +18,26 @@
 //! The committed manifest therefore cannot carry the sha256 of an archive built from the commit
 //! that holds it: the binary embeds its commit (`kubectl gitrollout version`), so any commit
 //! changes the archive, and every change to the code would change it too. `cargo xtask dist
-//! --check` checks what is true of it: it passes krew's rules, its version, URIs, binaries,
-//! platforms and texts are exactly what the workspace gives now, and its sha256 values match every
-//! archive of this version present in `target/dist` (all six in the release job). The install test
-//! (`cargo xtask krew-test`) builds a fresh archive and installs it with a manifest written by the
-//! same code, and krew itself checks the sha256 there.
+//! --check` checks what is true of it: krew's validator accepts it (krew's rules are krew's, not
+//! re-implemented here), it is exactly what the workspace gives now (version, URIs, binaries,
+//! platforms, texts), and its sha256 values match every archive of this version present in
+//! `target/dist` (all six in the release job). The install test (`cargo xtask krew-test`) builds
+//! a fresh archive and installs it with a manifest written by the same code, and krew itself
+//! checks the sha256 there.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
 use crate::dist::{self, PLATFORMS, Platform};
+use crate::run_checked;
 
 /// The manifest's file name, at the top of the repository.
 pub const MANIFEST: &str = "krew-manifest.yaml";
@@ -111,59 +117,29 @@ impl Package {
     }
 }
 
-/// A plugin manifest as krew reads it (`pkg/index/types.go`). Every field is optional here so
-/// that a missing one is reported by name rather than as a parse error; like krew, fields it does
-/// not know are ignored.
+/// The parts of a plugin manifest (krew's `pkg/index/types.go`) this project's rules read; krew's
+/// validator checks the rest.
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct Plugin {
-    api_version: Option<String>,
-    kind: Option<String>,
-    metadata: Option<Metadata>,
     spec: Option<Spec>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-struct Metadata {
-    name: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct Spec {
     version: Option<String>,
-    short_description: Option<String>,
-    description: Option<String>,
-    caveats: Option<String>,
-    homepage: Option<String>,
     platforms: Option<Vec<PlatformSpec>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 struct PlatformSpec {
-    uri: Option<String>,
     sha256: Option<String>,
     selector: Option<Selector>,
-    files: Option<Vec<FileOperation>>,
-    bin: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Selector {
     match_labels: Option<BTreeMap<String, String>>,
-    match_expressions: Option<Vec<MatchExpression>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct MatchExpression {
-    key: String,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct FileOperation {
-    from: Option<String>,
-    to: Option<String>,
 }
 
 impl PlatformSpec {
@@ -230,23 +206,39 @@ fn render(package: &Package, checksums: &BTreeMap<Platform, String>) -> String {
     out
 }
 
-/// Everything wrong with a manifest, one message per problem, each naming the field; empty when
-/// it is valid, up to date with the workspace, and matches every archive in `archives`.
-fn problems(text: &str, package: &Package, archives: &BTreeMap<Platform, String>) -> Vec<String> {
+/// This project's rules, one message per problem; empty when the manifest is what the workspace
+/// gives now and its sha256 values match every archive in `archives`.
+fn project_problems(
+    text: &str,
+    package: &Package,
+    archives: &BTreeMap<Platform, String>,
+) -> Vec<String> {
     let plugin: Plugin = match serde_norway::from_str(text) {
         Ok(plugin) => plugin,
         Err(err) => return vec![format!("it is not a krew plugin manifest: {err}")],
     };
-    let mut problems = validate(&plugin, package, archives);
-    if problems.is_empty() {
-        // Valid: then everything but the checksums must be what the workspace gives now.
-        let checksums = checksums_of(&plugin);
-        let expected = render(package, &checksums);
-        if let Some(difference) = first_difference(text, &expected) {
+    let mut problems = Vec::new();
+    let platforms = plugin.spec.as_ref().and_then(|s| s.platforms.as_deref());
+    for (index, entry) in platforms.unwrap_or_default().iter().enumerate() {
+        let (Some(platform), Some(sha256)) = (entry.platform(), &entry.sha256) else {
+            continue;
+        };
+        if let Some(archive) = archives.get(&platform)
+            && sha256 != archive
+        {
             problems.push(format!(
-                "it is not what `cargo xtask dist` writes from the workspace now: {difference}"
+                "spec.platforms[{index}] ({platform}): sha256 is {sha256}, but the archive {} in \
+                 target/dist has sha256 {archive}",
+                platform.archive_name(&package.version)
             ));
         }
+    }
+    // Everything but the checksums must be what the workspace gives now.
+    let expected = render(package, &checksums_of(&plugin));
+    if let Some(difference) = first_difference(text, &expected) {
+        problems.push(format!(
+            "it is not what `cargo xtask dist` writes from the workspace now: {difference}"
+        ));
     }
     problems
 }
@@ -287,259 +279,8 @@ fn first_difference(actual: &str, expected: &str) -> Option<String> {
     None
 }
 
-/// krew's rules (validate.go), then this project's: the name, the workspace version, the release
-/// URIs, the binaries and all six platforms once each.
-fn validate(
-    plugin: &Plugin,
-    package: &Package,
-    archives: &BTreeMap<Platform, String>,
-) -> Vec<String> {
-    let mut problems = Vec::new();
-    let mut problem = |text: String| problems.push(text);
-
-    match plugin.api_version.as_deref() {
-        Some(API_VERSION) => {}
-        other => problem(format!(
-            "apiVersion is {}, krew supports only {API_VERSION}",
-            shown(other)
-        )),
-    }
-    match plugin.kind.as_deref() {
-        Some(KIND) => {}
-        other => problem(format!(
-            "kind is {}, krew supports only {KIND}",
-            shown(other)
-        )),
-    }
-    let name = plugin.metadata.as_ref().and_then(|m| m.name.as_deref());
-    match name {
-        Some(PLUGIN_NAME) => {}
-        Some(name) if !is_safe_plugin_name(name) => problem(format!(
-            "metadata.name `{name}` is not a plugin name krew allows (letters, digits, `_` and \
-             `-`, not a reserved Windows name); it must be `{PLUGIN_NAME}`"
-        )),
-        other => problem(format!(
-            "metadata.name is {}, it must be `{PLUGIN_NAME}`",
-            shown(other)
-        )),
-    }
-    let Some(spec) = &plugin.spec else {
-        problem("spec is missing".to_owned());
-        return problems;
-    };
-
-    match spec.short_description.as_deref() {
-        None | Some("") => problem("spec.shortDescription is missing".to_owned()),
-        Some(text) if text.contains(['\r', '\n']) => {
-            problem("spec.shortDescription has a line break; it must be one line".to_owned());
-        }
-        Some(_) => {}
-    }
-    for (field, value) in [
-        ("spec.description", &spec.description),
-        ("spec.caveats", &spec.caveats),
-        ("spec.homepage", &spec.homepage),
-    ] {
-        if value.as_deref().is_none_or(|v| v.trim().is_empty()) {
-            problem(format!("{field} is missing"));
-        }
-    }
-
-    let tag = package.tag();
-    match spec.version.as_deref() {
-        None | Some("") => problem(format!("spec.version is missing; it must be `{tag}`")),
-        Some(version) => {
-            if let Some(why) = semver_problem(version) {
-                problem(format!("spec.version `{version}` {why}"));
-            } else if version != tag {
-                problem(format!(
-                    "spec.version is `{version}` but the workspace version is `{tag}`"
-                ));
-            }
-        }
-    }
-
-    let platforms = spec.platforms.as_deref().unwrap_or_default();
-    if platforms.is_empty() {
-        problem("spec.platforms is empty; krew needs at least one platform".to_owned());
-    }
-    let mut seen = BTreeSet::new();
-    for (index, entry) in platforms.iter().enumerate() {
-        let platform = entry.platform();
-        let at = match platform {
-            Some(p) => format!("spec.platforms[{index}] ({p})"),
-            None => format!("spec.platforms[{index}]"),
-        };
-        for why in platform_problems(entry) {
-            problem(format!("{at}: {why}"));
-        }
-        let Some(platform) = platform else {
-            problem(format!(
-                "{at}: selector.matchLabels must name `os` and `arch`, one of {}",
-                PLATFORMS.map(|p| p.to_string()).join(", ")
-            ));
-            continue;
-        };
-        if !seen.insert(platform) {
-            problem(format!("{at}: {platform} appears more than once"));
-        }
-        if let Some(uri) = &entry.uri {
-            let expected = package.uri(platform);
-            if !uri.is_empty() && *uri != expected {
-                problem(format!("{at}: uri is `{uri}`, it must be `{expected}`"));
-            }
-        }
-        if let Some(bin) = entry.bin.as_deref().filter(|b| !b.is_empty())
-            && bin != platform.bin()
-        {
-            problem(format!(
-                "{at}: bin is `{bin}`, it must be `{}`",
-                platform.bin()
-            ));
-        }
-        if let (Some(sha256), Some(archive)) = (&entry.sha256, archives.get(&platform))
-            && is_sha256(sha256)
-            && sha256 != archive
-        {
-            problem(format!(
-                "{at}: sha256 is {sha256}, but the archive {} in target/dist has sha256 {archive}",
-                platform.archive_name(&package.version)
-            ));
-        }
-    }
-    for platform in PLATFORMS {
-        if !seen.contains(&platform) && !platforms.is_empty() {
-            problem(format!("spec.platforms has no entry for {platform}"));
-        }
-    }
-    problems
-}
-
-/// krew's `validatePlatform`, with the URI's archive type added.
-fn platform_problems(entry: &PlatformSpec) -> Vec<String> {
-    let mut problems = Vec::new();
-    match entry.uri.as_deref() {
-        None | Some("") => problems.push("uri is missing".to_owned()),
-        Some(uri) if !(uri.ends_with(".tar.gz") || uri.ends_with(".zip")) => {
-            problems.push(format!("uri `{uri}` must end in .tar.gz or .zip"));
-        }
-        Some(_) => {}
-    }
-    match entry.sha256.as_deref() {
-        None | Some("") => problems.push("sha256 is missing".to_owned()),
-        Some(sha256) if !is_sha256(sha256) => problems.push(format!(
-            "sha256 `{sha256}` is not a sha256: it must be 64 lowercase hex digits"
-        )),
-        Some(_) => {}
-    }
-    if entry.bin.as_deref().is_none_or(str::is_empty) {
-        problems.push("bin is missing".to_owned());
-    }
-    if let Some(files) = &entry.files {
-        if files.is_empty() {
-            problems.push("files is empty; leave it out or list files".to_owned());
-        }
-        for (index, op) in files.iter().enumerate() {
-            if op.from.as_deref().is_none_or(str::is_empty) {
-                problems.push(format!("files[{index}].from is missing"));
-            }
-            if op.to.as_deref().is_none_or(str::is_empty) {
-                problems.push(format!("files[{index}].to is missing"));
-            }
-        }
-    }
-    match &entry.selector {
-        None => problems.push("selector is missing".to_owned()),
-        Some(selector) => {
-            let labels = selector.match_labels.as_ref();
-            let expressions = selector.match_expressions.as_ref();
-            if labels.is_none() && expressions.is_none_or(Vec::is_empty) {
-                problems.push("selector is empty".to_owned());
-            }
-            let keys = labels
-                .into_iter()
-                .flat_map(|l| l.keys())
-                .chain(expressions.into_iter().flatten().map(|e| &e.key));
-            for key in keys {
-                if key != "os" && key != "arch" {
-                    problems.push(format!(
-                        "selector key `{key}` is not supported; krew knows `os` and `arch`"
-                    ));
-                }
-            }
-            if labels.is_some_and(BTreeMap::is_empty) {
-                problems.push("selector.matchLabels is empty".to_owned());
-            }
-            if expressions.is_some_and(Vec::is_empty) {
-                problems.push("selector.matchExpressions is empty".to_owned());
-            }
-        }
-    }
-    problems
-}
-
-fn shown(value: Option<&str>) -> String {
-    value.map_or("missing".to_owned(), |v| format!("`{v}`"))
-}
-
 fn is_sha256(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
-
-/// krew's `IsSafePluginName`.
-fn is_safe_plugin_name(name: &str) -> bool {
-    const WINDOWS_RESERVED: [&str; 22] = [
-        "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
-        "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
-    ];
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
-        && !WINDOWS_RESERVED
-            .iter()
-            .any(|reserved| reserved.eq_ignore_ascii_case(name))
-}
-
-/// Why a version is not one krew accepts (a `v`, then a semantic version, as
-/// `semver.Parse` in krew and `ParseSemantic` in k8s.io/apimachinery), or `None`.
-fn semver_problem(version: &str) -> Option<String> {
-    const EXAMPLE: &str = "as in `v0.1.0` or `v1.2.3-rc.1`";
-    let Some(rest) = version.strip_prefix('v') else {
-        return Some(format!("must start with `v`, {EXAMPLE}"));
-    };
-    let (rest, build) = match rest.split_once('+') {
-        Some((rest, build)) => (rest, Some(build)),
-        None => (rest, None),
-    };
-    let (core, pre) = match rest.split_once('-') {
-        Some((core, pre)) => (core, Some(pre)),
-        None => (rest, None),
-    };
-    let numbers: Vec<&str> = core.split('.').collect();
-    let numeric = |n: &str| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit());
-    if numbers.len() != 3 || !numbers.iter().all(|n| numeric(n)) {
-        return Some(format!(
-            "is not a semantic version: it needs MAJOR.MINOR.PATCH numbers, {EXAMPLE}"
-        ));
-    }
-    if numbers.iter().any(|n| n.len() > 1 && n.starts_with('0')) {
-        return Some(format!("has a number with a leading zero, {EXAMPLE}"));
-    }
-    let identifiers_ok = |part: &str, numbers_unpadded: bool| {
-        part.split('.').all(|id| {
-            !id.is_empty()
-                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                && !(numbers_unpadded && numeric(id) && id.len() > 1 && id.starts_with('0'))
-        })
-    };
-    if pre.is_some_and(|pre| !identifiers_ok(pre, true)) {
-        return Some(format!("has a malformed pre-release part, {EXAMPLE}"));
-    }
-    if build.is_some_and(|build| !identifiers_ok(build, false)) {
-        return Some(format!("has malformed build metadata, {EXAMPLE}"));
-    }
-    None
 }
 
 /// Writes the manifest at `path` for the archives in `dist`; sha256 values of platforms without an
@@ -587,13 +328,6 @@ pub fn write_manifest(
         );
     }
     let text = render(package, &checksums);
-    let problems = problems(&text, package, &archives);
-    if !problems.is_empty() {
-        bail!(
-            "the manifest xtask writes is invalid, which is a bug in xtask/src/krew.rs:\n  {}",
-            problems.join("\n  ")
-        );
-    }
     fs::write(path, &text).with_context(|| format!("could not write {}", path.display()))?;
     eprintln!(
         "dist: wrote {} for v{}: sha256 from archives for {}{}",
@@ -620,18 +354,24 @@ fn list_or_none(items: &[String]) -> String {
     }
 }
 
-/// `cargo xtask dist --check`: the committed manifest is valid for krew, up to date with the
-/// workspace, and matches the archives of this version in `dist`.
+/// `cargo xtask dist --check`: krew's validator accepts the committed manifest, and it is up to
+/// date with the workspace and matches the archives of this version in `dist`.
 pub fn check(root: &Path, package: &Package, dist: &Path) -> Result<()> {
-    let path = root.join(MANIFEST);
-    let text = fs::read_to_string(&path).with_context(|| {
+    let validator = build_tool(root, VALIDATOR)?;
+    check_manifest(&validator, &root.join(MANIFEST), package, dist)
+}
+
+/// [`check`] of the manifest at `path`, with krew's validator at `validator`.
+fn check_manifest(validator: &Path, path: &Path, package: &Package, dist: &Path) -> Result<()> {
+    let text = fs::read_to_string(path).with_context(|| {
         format!("could not read {MANIFEST}: run `cargo xtask dist` to write it, and commit it")
     })?;
+    validate_with_krew(validator, &text)?;
     let archives = dist::archives_in(dist, &package.version)?;
-    let problems = problems(&text, package, &archives);
+    let problems = project_problems(&text, package, &archives);
     if !problems.is_empty() {
         bail!(
-            "{MANIFEST} is stale or invalid:\n  {}\nrun `cargo xtask dist` to write it again, and \
+            "{MANIFEST} is stale:\n  {}\nhint: run `cargo xtask dist` to write it again, and \
              commit it",
             problems.join("\n  ")
         );
@@ -653,6 +393,112 @@ pub fn check(root: &Path, package: &Package, dist: &Path) -> Result<()> {
         list_or_none(&verified),
     );
     Ok(())
+}
+
+/// krew's rules, by krew's own validator. It wants the file named `<plugin name>.yaml`, so it
+/// checks a copy; `-skip-install` leaves out installing each platform's archive, which would
+/// download archives that a release publishes only after this check.
+fn validate_with_krew(validator: &Path, text: &str) -> Result<()> {
+    let dir = tempfile::tempdir().context("could not make a directory for krew's validator")?;
+    let copy = dir.path().join(format!("{PLUGIN_NAME}.yaml"));
+    fs::write(&copy, text).with_context(|| format!("could not write {}", copy.display()))?;
+    let mut manifest_flag = OsString::from("-manifest=");
+    manifest_flag.push(&copy);
+    let output = Command::new(validator)
+        .arg(manifest_flag)
+        .arg("-skip-install")
+        .output()
+        .with_context(|| format!("could not run {}", validator.display()))?;
+    if !output.status.success() {
+        bail!(
+            "{MANIFEST} is not valid for krew: {}\nhint: run `cargo xtask dist` to write it \
+             again, and commit it",
+            klog_errors(&String::from_utf8_lossy(&output.stderr))
+        );
+    }
+    Ok(())
+}
+
+/// The messages of klog's error and fatal lines (`F1127 10:00:14.914433  21145 main.go:63] ...`),
+/// or all of `stderr` when it has none.
+fn klog_errors(stderr: &str) -> String {
+    let messages: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with(['E', 'F']))
+        .filter_map(|line| line.split_once("] ").map(|(_, message)| message))
+        .collect();
+    if messages.is_empty() {
+        stderr.trim().to_owned()
+    } else {
+        messages.join("\n  ")
+    }
+}
+
+/// The Go module that pins krew and builds its commands.
+const MODULE_DIR: &str = "xtask/krew";
+
+/// krew's manifest validator, a command of the pinned krew module.
+const VALIDATOR: &str = "validate-krew-manifest";
+
+/// Builds a command of the pinned krew module (`krew`, `validate-krew-manifest`) unless
+/// `target/krew/<version>/<command>` exists, and says where it is.
+pub fn build_tool(root: &Path, command: &str) -> Result<PathBuf> {
+    let module_dir = root.join(MODULE_DIR);
+    let version = pinned_version(&module_dir)?;
+    let dir = root.join("target/krew").join(&version);
+    let file = format!("{command}{}", std::env::consts::EXE_SUFFIX);
+    let bin = dir.join(&file);
+    if bin.is_file() {
+        return Ok(bin);
+    }
+    let started = Instant::now();
+    fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
+    // Built in a directory of this build's own and renamed into place, so that two builds at once
+    // (tests run in parallel) never leave half a binary where the other looks for it.
+    let scratch = tempfile::Builder::new()
+        .prefix("build-")
+        .tempdir_in(&dir)
+        .with_context(|| format!("could not make a build directory in {}", dir.display()))?;
+    let built = scratch.path().join(&file);
+    run_checked(
+        Command::new("go")
+            .current_dir(&module_dir)
+            .env("CGO_ENABLED", "0")
+            .env("GOTOOLCHAIN", "auto")
+            .args([
+                "build",
+                "-ldflags",
+                &format!("-s -w -X sigs.k8s.io/krew/internal/version.gitTag={version}"),
+                "-o",
+            ])
+            .arg(&built)
+            .arg(format!("sigs.k8s.io/krew/cmd/{command}")),
+    )
+    .with_context(|| {
+        format!("could not build {command}: is Go 1.21 or newer installed (`go version`)?")
+    })?;
+    fs::rename(&built, &bin).with_context(|| format!("could not write {}", bin.display()))?;
+    eprintln!(
+        "xtask: built {command} {version} in {:.0?} into {}",
+        started.elapsed(),
+        bin.display()
+    );
+    Ok(bin)
+}
+
+/// The krew release `xtask/krew/go.mod` pins, e.g. `v0.4.4`.
+fn pinned_version(module_dir: &Path) -> Result<String> {
+    let go_mod = fs::read_to_string(module_dir.join("go.mod"))
+        .with_context(|| format!("could not read {}", module_dir.join("go.mod").display()))?;
+    go_mod
+        .lines()
+        .find_map(|line| {
+            line.trim()
+                .strip_prefix("require sigs.k8s.io/krew ")
+                .or_else(|| line.trim().strip_prefix("sigs.k8s.io/krew "))
+        })
+        .map(|v| v.trim().to_owned())
+        .context("xtask/krew/go.mod does not require sigs.k8s.io/krew")
 }
 
 #[cfg(test)]
@@ -680,7 +526,7 @@ mod tests {
     }
 
     fn problems_with(text: &str) -> Vec<String> {
-        problems(text, &package(), &BTreeMap::new())
+        project_problems(text, &package(), &BTreeMap::new())
     }
 
     /// The manifest with its first occurrence of `from` replaced.
@@ -698,33 +544,37 @@ mod tests {
         );
     }
 
+    /// `--check` of `text` as the committed manifest, with no archives in target/dist, and krew's
+    /// validator built from the pinned module into this workspace's target/.
+    fn check_text(text: &str) -> Result<()> {
+        let validator = build_tool(&crate::workspace_root(), VALIDATOR).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(MANIFEST);
+        fs::write(&path, text).unwrap();
+        check_manifest(&validator, &path, &package(), &dir.path().join("dist"))
+    }
+
     #[test]
-    fn the_manifest_written_is_valid_and_names_every_platform() {
+    fn the_manifest_written_is_up_to_date_and_names_every_platform() {
         let text = manifest();
         assert_eq!(problems_with(&text), Vec::<String>::new());
         let plugin: Plugin = serde_norway::from_str(&text).unwrap();
-        let spec = plugin.spec.unwrap();
-        assert_eq!(spec.version.as_deref(), Some("v0.1.0"));
-        let platforms = spec.platforms.unwrap();
-        assert_eq!(platforms.len(), 6);
         assert_eq!(
-            platforms[0].uri.as_deref(),
-            Some(
-                "https://github.com/gitrollout/kubectl-gitrollout/releases/download/v0.1.0/\
-                 kubectl-gitrollout_v0.1.0_linux_amd64.tar.gz"
-            )
+            plugin.spec.as_ref().unwrap().version.as_deref(),
+            Some("v0.1.0")
         );
-        assert_eq!(platforms[5].bin.as_deref(), Some("kubectl-gitrollout.exe"));
-        assert!(
-            spec.caveats
-                .unwrap()
-                .contains("list   replicasets, controllerrevisions")
-        );
+        assert_eq!(checksums_of(&plugin), checksums());
+        assert!(text.contains(
+            "      uri: https://github.com/gitrollout/kubectl-gitrollout/releases/download/v0.1.0/\
+             kubectl-gitrollout_v0.1.0_linux_amd64.tar.gz\n"
+        ));
+        assert!(text.contains("      bin: kubectl-gitrollout.exe\n"));
+        assert!(text.contains("list   replicasets, controllerrevisions"));
         assert!(!text.contains("Placeholder"));
     }
 
     #[test]
-    fn placeholders_are_quoted_named_and_valid() {
+    fn placeholders_are_quoted_and_named() {
         let only_linux = BTreeMap::from([(PLATFORMS[0], "ab".repeat(32))]);
         let text = render(&package(), &only_linux);
         assert!(text.contains(&format!("sha256: \"{PLACEHOLDER_SHA256}\"")));
@@ -738,7 +588,7 @@ mod tests {
     #[test]
     fn rejects_a_sha256_that_does_not_match_the_archive() {
         let archives = BTreeMap::from([(PLATFORMS[0], "ab".repeat(32))]);
-        let problems = problems(&manifest(), &package(), &archives);
+        let problems = project_problems(&manifest(), &package(), &archives);
         assert_eq!(
             problems,
             [format!(
@@ -751,19 +601,27 @@ mod tests {
     }
 
     #[test]
-    fn rejects_a_malformed_sha256() {
-        let upper = "A".repeat(64);
+    fn rejects_a_manifest_that_differs_from_what_the_workspace_gives() {
         assert_rejected(
-            &edited(&"1".repeat(64), &upper),
-            &format!(
-                "spec.platforms[0] (linux/amd64): sha256 `{upper}` is not a sha256: it must be 64 lowercase hex digits"
+            &edited("  caveats: |\n", "  caveats: |\n    edited by hand\n"),
+            "it is not what `cargo xtask dist` writes from the workspace now: line",
+        );
+        assert_rejected(
+            &edited(
+                "  homepage: https://github.com/gitrollout/kubectl-gitrollout",
+                "  homepage: https://example.com",
             ),
+            "line 10 is `homepage: https://example.com` where it should be `homepage: https://github.com/gitrollout/kubectl-gitrollout`",
         );
         assert_rejected(
-            &edited(&"1".repeat(64), "abc"),
-            "spec.platforms[0] (linux/amd64): sha256 `abc` is not a sha256",
+            &edited("  version: v0.1.0\n", "  version: v0.2.0\n"),
+            "is `version: v0.2.0` where it should be `version: v0.1.0`",
         );
-        // Unquoted, a sha256 of digits only is a number to krew's YAML reader, which then fails.
+        assert_rejected(
+            &edited("bin: kubectl-gitrollout.exe", "bin: kubectl-gitrollout"),
+            "is `bin: kubectl-gitrollout` where it should be `bin: kubectl-gitrollout.exe`",
+        );
+        // Unquoted, a sha256 of digits only is a number to krew's YAML reader.
         assert_rejected(
             &edited(&format!("\"{}\"", "1".repeat(64)), &"1".repeat(64)),
             &format!(
@@ -774,159 +632,40 @@ mod tests {
     }
 
     #[test]
-    fn rejects_a_platform_with_a_missing_field() {
-        let cases = [
-            (
-                "      bin: kubectl-gitrollout\n",
-                "spec.platforms[0] (linux/amd64): bin is missing",
-            ),
-            (
-                "      sha256: ",
-                "spec.platforms[0] (linux/amd64): sha256 is missing",
-            ),
-            (
-                "      uri: ",
-                "spec.platforms[0] (linux/amd64): uri is missing",
-            ),
-            (
-                "        - from: LICENSE\n",
-                "spec.platforms[0] (linux/amd64): files[1].from is missing",
-            ),
-            (
-                "    - selector:\n        matchLabels:\n          os: linux\n          arch: amd64\n      uri",
-                "spec.platforms[0]: selector is missing",
-            ),
-        ];
-        for (line, expected) in cases {
-            // Drop the field: remove the line, or (for uri and sha256) rename the key away.
-            let text = if line.ends_with(": ") {
-                edited(line, &line.replace(':', "_gone:"))
-            } else if line.starts_with("    - selector") {
-                edited(line, "    - uri")
-            } else if line.contains("from") {
-                edited(line, "        - to_gone: LICENSE\n")
-            } else {
-                edited(line, "")
-            };
-            assert_rejected(&text, expected);
-        }
-        assert_rejected(
-            &edited("          arch: amd64\n", ""),
-            "spec.platforms[0]: selector.matchLabels must name `os` and `arch`",
-        );
-        assert_rejected(
-            &edited(
-                "          arch: amd64\n",
-                "          arch: amd64\n          cpu: x\n",
-            ),
-            "selector key `cpu` is not supported",
-        );
-        assert_rejected(
-            &edited("os: darwin\n", "os: linux\n"),
-            "linux/amd64 appears more than once",
-        );
-        assert_rejected(
-            &edited("os: darwin\n", "os: linux\n"),
-            "no entry for darwin/amd64",
-        );
-        assert_rejected(
-            &edited("  platforms:\n", "  platforms: []\n  ignored:\n"),
-            "spec.platforms is empty",
-        );
-        assert_rejected(
-            &edited("bin: kubectl-gitrollout.exe", "bin: kubectl-gitrollout"),
-            "spec.platforms[4] (windows/amd64): bin is `kubectl-gitrollout`, it must be `kubectl-gitrollout.exe`",
-        );
-        assert_rejected(
-            &edited("_linux_amd64.tar.gz", "_linux_amd64.tgz"),
-            "uri `https://github.com/gitrollout/kubectl-gitrollout/releases/download/v0.1.0/kubectl-gitrollout_v0.1.0_linux_amd64.tgz` must end in .tar.gz or .zip",
-        );
+    fn reads_the_pinned_krew_release() {
+        let version = pinned_version(&crate::workspace_root().join(MODULE_DIR)).unwrap();
+        assert!(version.starts_with("v0.4."), "{version}");
     }
 
     #[test]
-    fn rejects_a_bad_version() {
-        for (version, expected) in [
-            ("1.0", "spec.version `1.0` must start with `v`"),
-            ("0.1.0", "spec.version `0.1.0` must start with `v`"),
+    fn check_passes_a_manifest_krew_accepts() {
+        check_text(&manifest()).unwrap();
+        let only_linux = BTreeMap::from([(PLATFORMS[0], "ab".repeat(32))]);
+        check_text(&render(&package(), &only_linux)).unwrap();
+    }
+
+    #[test]
+    fn check_fails_on_what_krew_rejects() {
+        for (text, krew_says) in [
             (
-                "v1",
-                "spec.version `v1` is not a semantic version: it needs MAJOR.MINOR.PATCH",
-            ),
-            ("vx", "spec.version `vx` is not a semantic version"),
-            (
-                "v1.02.0",
-                "spec.version `v1.02.0` has a number with a leading zero",
-            ),
-            (
-                "v1.0.0-",
-                "spec.version `v1.0.0-` has a malformed pre-release part",
+                edited(&"1".repeat(64), "abc"),
+                "`sha256` value abc is not valid, must match pattern ^[a-f0-9]{64}$",
             ),
             (
-                "v0.2.0",
-                "spec.version is `v0.2.0` but the workspace version is `v0.1.0`",
+                edited("  version: v0.1.0\n", "  version: \"0.1.0\"\n"),
+                "failed to parse plugin version",
+            ),
+            (
+                edited("  name: gitrollout\n", "  name: rollout\n"),
+                "plugin should be named \"gitrollout\", not \"rollout\"",
             ),
         ] {
-            assert_rejected(
-                &edited(
-                    "  version: v0.1.0\n",
-                    &format!("  version: \"{version}\"\n"),
-                ),
-                expected,
+            let err = format!("{:#}", check_text(&text).unwrap_err());
+            assert!(
+                err.starts_with("krew-manifest.yaml is not valid for krew: ")
+                    && err.contains(krew_says),
+                "{err}"
             );
         }
-        assert_rejected(
-            &edited("  version: v0.1.0\n", ""),
-            "spec.version is missing",
-        );
-        for good in ["v0.1.0", "v1.2.3-rc.1", "v1.2.3+build.5", "v10.0.0-alpha-2"] {
-            assert_eq!(semver_problem(good), None, "{good}");
-        }
-    }
-
-    #[test]
-    fn rejects_a_wrong_plugin_identity() {
-        assert_rejected(
-            &edited(
-                "apiVersion: krew.googlecontainertools.github.com/v1alpha2",
-                "apiVersion: v1",
-            ),
-            "apiVersion is `v1`, krew supports only krew.googlecontainertools.github.com/v1alpha2",
-        );
-        assert_rejected(
-            &edited("kind: Plugin", "kind: Deployment"),
-            "kind is `Deployment`",
-        );
-        assert_rejected(
-            &edited("  name: gitrollout", "  name: rollout"),
-            "metadata.name is `rollout`, it must be `gitrollout`",
-        );
-        assert_rejected(
-            &edited("  name: gitrollout", "  name: git/rollout"),
-            "is not a plugin name krew allows",
-        );
-        assert!(!is_safe_plugin_name("lpt1"));
-        assert_rejected(
-            &edited(
-                &format!("shortDescription: {SHORT_DESCRIPTION}"),
-                "shortDescription: \"two\\nlines\"",
-            ),
-            "spec.shortDescription has a line break",
-        );
-    }
-
-    #[test]
-    fn rejects_a_manifest_that_differs_from_what_the_workspace_gives() {
-        assert_rejected(
-            &edited("  caveats: |\n", "  caveats: |\n    edited by hand\n"),
-            "it is not what `cargo xtask dist` writes from the workspace now: line",
-        );
-        let other_repo = edited(
-            "  homepage: https://github.com/gitrollout/kubectl-gitrollout",
-            "  homepage: https://example.com",
-        );
-        assert_rejected(
-            &other_repo,
-            "line 10 is `homepage: https://example.com` where it should be `homepage: https://github.com/gitrollout/kubectl-gitrollout`",
-        );
     }
 }

@@ -21,14 +21,11 @@ use crate::dist::{self, Platform};
 use crate::krew::{self, PLUGIN_NAME};
 use crate::run_checked;
 
-/// The Go module that pins krew.
-const MODULE_DIR: &str = "xtask/krew";
-
 /// Runs the install test; an error says which step failed, with the command's output.
 pub fn run(root: &Path, cluster: &Running) -> Result<()> {
     let started = Instant::now();
     step("building krew from its Go module");
-    let krew_bin = ensure_krew(root)?;
+    let krew_bin = krew::build_tool(root, "krew")?;
 
     step("building the release archive of this machine");
     let package = krew::Package::of_workspace(root)?;
@@ -231,68 +228,5 @@ impl Kubectl {
             );
         }
         Ok(text)
-    }
-}
-
-/// The krew release `xtask/krew/go.mod` pins, e.g. `v0.4.4`.
-fn pinned_version(module_dir: &Path) -> Result<String> {
-    let go_mod = fs::read_to_string(module_dir.join("go.mod"))
-        .with_context(|| format!("could not read {}", module_dir.join("go.mod").display()))?;
-    go_mod
-        .lines()
-        .find_map(|line| {
-            line.trim()
-                .strip_prefix("require sigs.k8s.io/krew ")
-                .or_else(|| line.trim().strip_prefix("sigs.k8s.io/krew "))
-        })
-        .map(|v| v.trim().to_owned())
-        .context("xtask/krew/go.mod does not require sigs.k8s.io/krew")
-}
-
-/// Builds krew unless `target/krew/<version>/krew` exists, and says where it is.
-fn ensure_krew(root: &Path) -> Result<PathBuf> {
-    let module_dir = root.join(MODULE_DIR);
-    let version = pinned_version(&module_dir)?;
-    let dir = root.join("target/krew").join(&version);
-    let bin = dir.join("krew");
-    if bin.is_file() {
-        return Ok(bin);
-    }
-    let started = Instant::now();
-    fs::create_dir_all(&dir)?;
-    let partial = dir.join("krew.partial");
-    run_checked(
-        Command::new("go")
-            .current_dir(&module_dir)
-            .env("CGO_ENABLED", "0")
-            .env("GOTOOLCHAIN", "auto")
-            .args([
-                "build",
-                "-ldflags",
-                &format!("-s -w -X sigs.k8s.io/krew/internal/version.gitTag={version}"),
-                "-o",
-            ])
-            .arg(&partial)
-            .arg("sigs.k8s.io/krew/cmd/krew"),
-    )
-    .context("could not build krew: is Go 1.21 or newer installed (`go version`)?")?;
-    fs::rename(&partial, &bin)?;
-    eprintln!(
-        "krew-test: built krew {version} in {:.0?} into {}",
-        started.elapsed(),
-        bin.display()
-    );
-    Ok(bin)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_the_pinned_krew_release() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let version = pinned_version(&root.join("krew")).unwrap();
-        assert!(version.starts_with("v0.4."), "{version}");
     }
 }

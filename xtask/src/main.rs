@@ -1,23 +1,41 @@
 //! Developer tasks for kubectl-gitrollout: `cargo xtask <task>`.
 //!
 //! Every path is relative to the workspace root, so the tasks work from any directory.
+//!
+//! What the release workflow runs on every platform it builds on (Linux, macOS, Windows) is
+//! portable: `dist` and the krew manifest (`dist.rs`, `krew.rs`). The local control plane and the
+//! tasks that need it (`cluster`, `test`, `demo`, `fixtures`, `krew-test`) run processes in their
+//! own process groups and signal them, so they are compiled on Unix only, and on other platforms
+//! those tasks fail with an error that says so.
 
-mod cluster;
-mod controlplane;
-mod demo;
 mod dist;
-mod fixtures;
 mod krew;
-mod krew_test;
-mod process;
-mod standin;
 
-use std::io::{BufRead, BufReader};
+#[cfg(unix)]
+mod cluster;
+#[cfg(unix)]
+mod controlplane;
+#[cfg(unix)]
+mod demo;
+#[cfg(unix)]
+mod fixtures;
+#[cfg(unix)]
+mod krew_test;
+#[cfg(unix)]
+mod process;
+#[cfg(unix)]
+mod standin;
+#[cfg(unix)]
+mod workspace_test;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+
+#[cfg(unix)]
+use cluster::with_cluster;
 
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", about = "Developer tasks for kubectl-gitrollout")]
@@ -33,8 +51,8 @@ enum Task {
         #[command(subcommand)]
         action: ClusterAction,
     },
-    /// Start the local control plane if needed, run every test of the workspace and the krew
-    /// install test, stop what was started
+    /// Start the local control plane if needed, run every test of the workspace, the krew
+    /// install test and the unreferenced-snapshot check, stop what was started
     Test {
         /// Arguments passed on to `cargo test`, e.g. `-- --nocapture`
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -95,6 +113,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     let root = workspace_root();
     match cli.task {
+        #[cfg(unix)]
         Task::Cluster { action } => {
             match action {
                 ClusterAction::Build => {
@@ -109,11 +128,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Task::Test { cargo_args } => test(&root, &cargo_args),
+        #[cfg(unix)]
+        Task::Test { cargo_args } => workspace_test::run(&root, &cargo_args),
+        #[cfg(unix)]
         Task::Demo { keep } => {
             with_cluster(&root, keep, |running| demo::run(&root, running))?;
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(unix)]
         Task::Fixtures => {
             with_cluster(&root, false, |running| fixtures::run(&root, running))?;
             Ok(ExitCode::SUCCESS)
@@ -133,108 +155,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
             dist::run(&root, mode)?;
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(unix)]
         Task::KrewTest => {
             with_cluster(&root, false, |running| krew_test::run(&root, running))?;
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(unix)]
         Task::KubeletStandin { kubeconfig } => {
             standin::run(&kubeconfig)?;
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(not(unix))]
+        _ => bail!(
+            "`cargo xtask {}` runs the local control plane, which needs Linux or macOS; on this \
+             platform xtask runs `cargo xtask dist` only",
+            std::env::args().nth(1).unwrap_or_default()
+        ),
     }
-}
-
-/// Runs `cargo test` over the whole workspace against the local control plane, then the krew
-/// install test (`krew-test`) as one more test, and ends with one line that sums up all results.
-fn test(root: &Path, cargo_args: &[String]) -> Result<ExitCode> {
-    with_cluster(root, false, |running| {
-        let mut child = Command::new(env_or("CARGO", "cargo"))
-            .current_dir(root)
-            .args(["test", "--workspace", "--locked", "--no-fail-fast"])
-            .args(cargo_args)
-            .env("GITROLLOUT_TEST_KUBECONFIG", &running.kubeconfig)
-            .stdout(Stdio::piped())
-            .spawn()
-            .context("could not run cargo test")?;
-        let stdout = child.stdout.take().context("cargo test has no stdout")?;
-        let mut totals = TestCounts::default();
-        for line in BufReader::new(stdout).lines() {
-            let line = line?;
-            println!("{line}");
-            totals.add_summary(&line);
-        }
-        let status = child.wait()?;
-        match krew_test::run(root, running) {
-            Ok(()) => totals.passed += 1,
-            Err(err) => {
-                eprintln!("error: the krew install test failed: {err:#}");
-                totals.failed += 1;
-            }
-        }
-        println!(
-            "tests: {} passed, {} failed, {} skipped",
-            totals.passed, totals.failed, totals.ignored
-        );
-        if totals.passed == 0 {
-            eprintln!("error: no test ran");
-            return Ok(ExitCode::FAILURE);
-        }
-        Ok(if status.success() && totals.failed == 0 {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        })
-    })
-}
-
-/// Test counts summed over `cargo test`'s `test result:` lines.
-#[derive(Debug, Default, PartialEq)]
-struct TestCounts {
-    passed: u64,
-    failed: u64,
-    ignored: u64,
-}
-
-impl TestCounts {
-    /// Adds the counts of a line like `test result: ok. 4 passed; 0 failed; 1 ignored; ...`.
-    fn add_summary(&mut self, line: &str) {
-        let Some(counts) = line.strip_prefix("test result: ") else {
-            return;
-        };
-        for part in counts.split(';') {
-            let mut words = part.split_whitespace().rev();
-            let (Some(what), Some(number)) = (words.next(), words.next()) else {
-                continue;
-            };
-            let Ok(number) = number.parse::<u64>() else {
-                continue;
-            };
-            match what {
-                "passed" => self.passed += number,
-                "failed" => self.failed += number,
-                "ignored" => self.ignored += number,
-                _ => {}
-            }
-        }
-    }
-}
-
-/// Runs `f` with the local control plane up, and stops it afterwards (even when `f` fails) if this
-/// call is the one that started it and `keep` is false.
-fn with_cluster<T>(
-    root: &Path,
-    keep: bool,
-    f: impl FnOnce(&cluster::Running) -> Result<T>,
-) -> Result<T> {
-    let running = cluster::up(root)?;
-    let result = f(&running);
-    if running.started_here
-        && !keep
-        && let Err(err) = cluster::down(root)
-    {
-        eprintln!("warning: could not stop the local control plane: {err:#}");
-    }
-    result
 }
 
 fn workspace_root() -> PathBuf {
@@ -257,30 +194,4 @@ fn run_checked(cmd: &mut Command) -> Result<()> {
         bail!("{cmd:?} failed with {status}");
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sums_cargo_test_results() {
-        let mut counts = TestCounts::default();
-        for line in [
-            "test result: ok. 4 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; \
-             finished in 16.39s",
-            "running 4 tests",
-            "test result: FAILED. 2 passed; 3 failed; 0 ignored; 0 measured; 0 filtered out",
-        ] {
-            counts.add_summary(line);
-        }
-        assert_eq!(
-            counts,
-            TestCounts {
-                passed: 6,
-                failed: 3,
-                ignored: 1
-            }
-        );
-    }
 }

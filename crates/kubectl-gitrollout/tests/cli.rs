@@ -4,17 +4,12 @@
 #![allow(clippy::unwrap_used)]
 
 use assert_cmd::Command;
+use gitrollout_tests::output::failure;
 
 fn gitrollout(home: &tempfile::TempDir) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubectl-gitrollout"));
     cmd.env_clear().env("HOME", home.path());
     cmd
-}
-
-fn stderr_of(cmd: &mut Command, code: i32) -> String {
-    let run = cmd.assert().code(code);
-    assert!(run.get_output().stdout.is_empty());
-    String::from_utf8(run.get_output().stderr.clone()).unwrap()
 }
 
 #[test]
@@ -41,12 +36,12 @@ fn bad_usage_exits_2_before_any_request() {
         ),
     ] {
         assert_eq!(
-            stderr_of(gitrollout(&home).args(args), 2),
+            failure(gitrollout(&home).args(args), 2),
             message,
             "{args:?}"
         );
     }
-    let clap_error = stderr_of(
+    let clap_error = failure(
         gitrollout(&home).args(["history", "deploy/web", "--revision", "abc"]),
         2,
     );
@@ -71,7 +66,7 @@ fn an_unreachable_cluster_says_where_it_looked() {
             "current-context": "c"}"#,
     )
     .unwrap();
-    let stderr = stderr_of(
+    let stderr = failure(
         gitrollout(&home)
             .arg("--kubeconfig")
             .arg(&kubeconfig)
@@ -91,7 +86,7 @@ fn an_unreachable_cluster_says_where_it_looked() {
 #[test]
 fn no_kubeconfig_at_all_says_how_to_name_one() {
     let home = tempfile::tempdir().unwrap();
-    let stderr = stderr_of(gitrollout(&home).args(["history", "deploy/web"]), 1);
+    let stderr = failure(gitrollout(&home).args(["history", "deploy/web"]), 1);
     assert!(
         stderr.starts_with("error: could not find a cluster to talk to"),
         "{stderr}"

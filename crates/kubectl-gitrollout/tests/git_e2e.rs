@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use common::{gitrollout, revisions_of, run_json, stderr, stdout};
 use gitrollout_tests::TestNamespace;
 use gitrollout_tests::git::GitRepo;
+use gitrollout_tests::output::failure;
 use k8s_openapi::api::apps::v1::Deployment;
 use serde_json::{Value, json};
 
@@ -60,7 +61,7 @@ fn manifest(version: &str) -> String {
 fn apply(ns: &TestNamespace, file: &Path) {
     let file = file.display().to_string();
     ns.kubectl_ok(&["apply", "-f", &file]);
-    ns.kubectl_ok(&["rollout", "status", "deployment/team-app", "--timeout=120s"]);
+    ns.rollout_status("deployment/team-app");
 }
 
 /// (revision, commit SHA or "-", commit source or "-") of each revision.
@@ -150,8 +151,7 @@ async fn revisions_trace_to_the_commits_that_made_them() {
 
     // A change by hand afterwards has no commit, and is not given a stale one.
     for ns in [&by_path, &recorded] {
-        ns.kubectl_ok(&["set", "image", "deployment/team-app", "nginx=nginx:1.19"]);
-        ns.kubectl_ok(&["rollout", "status", "deployment/team-app", "--timeout=120s"]);
+        ns.release("deployment/team-app", "nginx=nginx:1.19");
     }
     let none = |n: u64| (n, "-".to_owned(), "-".to_owned());
     assert_eq!(
@@ -278,10 +278,7 @@ async fn git_errors_name_the_ref_the_path_and_the_repository() {
     );
     apply(&ns, &repo.file());
     let repo_arg = repo.repo_arg();
-    let fail = |args: &[&str]| {
-        let run = with_path(&ns).args(args).assert().code(1);
-        stderr(&run)
-    };
+    let fail = |args: &[&str]| failure(with_path(&ns).args(args), 1);
 
     let err = fail(&[
         "revert",
@@ -331,8 +328,7 @@ async fn git_errors_name_the_ref_the_path_and_the_repository() {
 
     // A commit whose manifest is not YAML is skipped with a warning; the rest still maps.
     // Revision 2 (by hand) matches no version, so every version is looked at.
-    ns.kubectl_ok(&["set", "image", "deployment/team-app", "nginx=nginx:1.17"]);
-    ns.kubectl_ok(&["rollout", "status", "deployment/team-app", "--timeout=120s"]);
+    ns.release("deployment/team-app", "nginx=nginx:1.17");
     let file = repo.file().display().to_string();
     let run = with_path(&ns)
         .args([

@@ -6,12 +6,12 @@
 mod common;
 
 use common::{gitrollout, revisions_of, run_json, stderr, stdout};
+use gitrollout_tests::output::{changed_lines, failure};
 use gitrollout_tests::{
     TestNamespace, play_daemonset_story, play_deployment_story, play_statefulset_story, workload,
 };
 use k8s_openapi::api::apps::v1::Deployment;
-use serde_json::{Value, json};
-use tempfile::NamedTempFile;
+use serde_json::json;
 
 #[tokio::test]
 async fn deployment_story_history_and_diff() {
@@ -185,11 +185,7 @@ async fn errors_name_the_object_and_the_next_step() {
     paused["spec"]["paused"] = json!(true);
     ns.create::<Deployment>(paused).await;
 
-    let fail = |args: &[&str], code: i32| {
-        let run = gitrollout(&ns).args(args).assert().code(code);
-        assert!(run.get_output().stdout.is_empty());
-        stderr(&run)
-    };
+    let fail = |args: &[&str], code: i32| failure(gitrollout(&ns).args(args), code);
 
     let missing = fail(&["history", "deployment/nope"], 1);
     assert_eq!(
@@ -254,7 +250,7 @@ async fn a_forbidden_list_names_the_verb_and_resource() {
         "--role=reader",
         &format!("--serviceaccount={account}"),
     ]);
-    let kubeconfig = token_kubeconfig(&ns, "reader");
+    let kubeconfig = ns.token_kubeconfig("reader");
 
     let run = gitrollout(&ns)
         .env("KUBECONFIG", kubeconfig.path())
@@ -274,31 +270,4 @@ async fn a_forbidden_list_names_the_verb_and_resource() {
         "{stderr}"
     );
     ns.delete().await;
-}
-
-/// The `-`/`+` lines of a unified diff, without its `---`/`+++` header.
-fn changed_lines(diff: &str) -> Vec<&str> {
-    diff.lines()
-        .filter(|l| (l.starts_with('-') || l.starts_with('+')) && !l.starts_with("---"))
-        .filter(|l| !l.starts_with("+++"))
-        .collect()
-}
-
-/// A kubeconfig for the test cluster that authenticates as a ServiceAccount of the namespace,
-/// with a token from the TokenRequest API.
-pub fn token_kubeconfig(ns: &TestNamespace, account: &str) -> NamedTempFile {
-    let token = ns.kubectl_ok(&["create", "token", account]);
-    let view = ns.kubectl_ok(&["config", "view", "--raw", "--minify", "-o", "json"]);
-    let view: Value = serde_json::from_str(&view).expect("kubectl config view prints JSON");
-    let config = json!({
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "test", "cluster": view["clusters"][0]["cluster"]}],
-        "users": [{"name": account, "user": {"token": token.trim()}}],
-        "contexts": [{"name": "test", "context": {"cluster": "test", "user": account}}],
-        "current-context": "test",
-    });
-    let file = NamedTempFile::new().expect("a temporary file");
-    std::fs::write(file.path(), config.to_string()).expect("the kubeconfig is written");
-    file
 }

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use clap::Parser;
 use common::{gitrollout, revisions_of, run_json, stderr, stdout};
+use gitrollout_tests::output::{changed_lines, failure};
 use gitrollout_tests::{
     TestNamespace, deployment_complete, play_daemonset_story, play_deployment_story,
     play_statefulset_story, workload,
@@ -126,10 +127,7 @@ async fn dry_run_prints_the_diff_and_changes_nothing() {
         &ns,
         &["deployment/team-app", "--to-revision", "2", "--dry-run"],
     );
-    let changed: Vec<&str> = diff
-        .lines()
-        .filter(|l| l.starts_with(['+', '-']) && !l.starts_with("+++") && !l.starts_with("---"))
-        .collect();
+    let changed = changed_lines(&diff);
     assert_eq!(changed.len(), 5, "{diff}");
     assert_eq!(changed[0], "+  annotations:");
     assert_eq!(changed[1], "+    gitrollout.dev/revert-of: '2'");
@@ -279,11 +277,7 @@ async fn statefulset_and_daemonset_revert_to_a_new_controller_revision() {
 #[tokio::test]
 async fn refusals_say_what_to_do() {
     let ns = TestNamespace::new("revert-refusals").await;
-    let fail = |args: &[&str], code: i32| {
-        let run = gitrollout(&ns).arg("revert").args(args).assert().code(code);
-        assert!(run.get_output().stdout.is_empty());
-        stderr(&run)
-    };
+    let fail = |args: &[&str], code: i32| failure(gitrollout(&ns).arg("revert").args(args), code);
 
     // Only one revision: nothing before it.
     ns.create::<Deployment>(workload("Deployment", "single", "nginx:1.16", Some(1)))
@@ -342,8 +336,7 @@ async fn refusals_say_what_to_do() {
     // revisionHistoryLimit prunes old ReplicaSets: the target is gone, and what exists is listed.
     ns.patch::<Deployment>("team-app", json!({"spec": {"revisionHistoryLimit": 1}}))
         .await;
-    ns.kubectl_ok(&["set", "image", "deployment/team-app", "nginx=nginx:1.19"]);
-    ns.kubectl_ok(&["rollout", "status", "deployment/team-app", "--timeout=120s"]);
+    ns.release("deployment/team-app", "nginx=nginx:1.19");
     let pruned = ns
         .wait_for(
             "old ReplicaSets to be pruned",
@@ -363,7 +356,6 @@ async fn refusals_say_what_to_do() {
 #[tokio::test]
 async fn wait_ends_with_the_rollout_or_fails_at_the_timeout() {
     let ns = TestNamespace::new("revert-wait").await;
-    let status = ["rollout", "status", "deployment/stuck", "--timeout=120s"];
     ns.kubectl_ok(&[
         "create",
         "deployment",
@@ -371,7 +363,7 @@ async fn wait_ends_with_the_rollout_or_fails_at_the_timeout() {
         "--image=nginx:1.16",
         "--replicas=2",
     ]);
-    ns.kubectl_ok(&status);
+    ns.rollout_status("deployment/stuck");
     // The kubelet stand-in never makes this image Ready: revision 2 cannot finish rolling out.
     ns.kubectl_ok(&[
         "set",
@@ -379,8 +371,7 @@ async fn wait_ends_with_the_rollout_or_fails_at_the_timeout() {
         "deployment/stuck",
         "nginx=nginx:never-ready",
     ]);
-    ns.kubectl_ok(&["set", "image", "deployment/stuck", "nginx=nginx:1.17"]);
-    ns.kubectl_ok(&status);
+    ns.release("deployment/stuck", "nginx=nginx:1.17");
 
     let run = gitrollout(&ns)
         .args([
