@@ -9,6 +9,7 @@ mod dist;
 mod fixtures;
 mod krew;
 mod krew_test;
+mod openapi;
 mod process;
 mod standin;
 
@@ -48,6 +49,12 @@ enum Task {
     },
     /// Capture the API objects the unit tests use from the local control plane
     Fixtures,
+    /// Regenerate rollout-core's merge-key table from the local control plane's OpenAPI schema
+    Openapi {
+        /// Fail if the checked-in table is out of date instead of writing it
+        #[arg(long)]
+        check: bool,
+    },
     /// Build release archives for krew into target/dist and write krew-manifest.yaml
     Dist {
         /// Rust target to build for, repeatable (default: this machine's)
@@ -116,6 +123,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Task::Fixtures => {
             with_cluster(&root, false, |running| fixtures::run(&root, running))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Task::Openapi { check } => {
+            openapi::run(&root, check)?;
             Ok(ExitCode::SUCCESS)
         }
         Task::Dist {

@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use serde_json::{Map, Value};
 
-use crate::history::{History, HistoryError, Revision};
+use crate::history::{History, HistoryError, Revision, containers_at};
 use crate::{diff::TemplateDiff, template};
 
 /// What a revert restores.
@@ -148,31 +148,22 @@ fn revision_target(revision: &Revision) -> (Restored, Value, [(&'static str, Str
     )
 }
 
-/// `name=image` of each container of a template.
-fn containers(template: &Value) -> impl Iterator<Item = String> + '_ {
-    let containers = template
-        .pointer("/spec/containers")
-        .and_then(Value::as_array);
-    containers.into_iter().flatten().map(|c| {
-        let field = |k: &str| {
-            c.get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        };
-        format!("{}={}", field("name"), field("image"))
-    })
+/// `name=image` of each container of a template, init containers first as `init:name=image`.
+fn containers(template: &Value) -> impl Iterator<Item = String> {
+    let init = containers_at(template, "/spec/initContainers")
+        .into_iter()
+        .map(|c| format!("init:{c}"));
+    let regular = containers_at(template, "/spec/containers")
+        .into_iter()
+        .map(|c| c.to_string());
+    init.chain(regular)
 }
 
 /// Whether `template` is the one a plan wrote: the same revert markers, to the second.
 pub fn made_by(plan: &RevertPlan, template: &Value) -> bool {
-    [
-        template::REVERT_OF,
-        template::RESTORED_FROM,
-        template::REVERTED_AT,
-    ]
-    .iter()
-    .all(|key| template::annotation(template, key) == template::annotation(&plan.template, key))
+    template::MARKERS
+        .iter()
+        .all(|key| template::annotation(template, key) == template::annotation(&plan.template, key))
 }
 
 fn set_annotation(template: &mut Value, key: &str, value: String) {
