@@ -145,11 +145,12 @@ impl RevisionDoc {
     }
 }
 
-/// Writes a document as pretty JSON or as YAML.
+/// Writes a document as pretty JSON or as YAML that reads back equal to the JSON, whether the
+/// reader speaks YAML 1.1 or 1.2 (see [`rollout_core::yaml`]).
 pub fn document(out: &mut dyn Write, doc: &impl Serialize, yaml: bool) -> io::Result<()> {
     if yaml {
-        let text = serde_norway::to_string(doc).map_err(io::Error::other)?;
-        out.write_all(text.as_bytes())
+        let value = serde_json::to_value(doc).map_err(io::Error::other)?;
+        out.write_all(rollout_core::yaml::to_yaml(&value).as_bytes())
     } else {
         serde_json::to_writer_pretty(&mut *out, doc)?;
         writeln!(out)

@@ -105,6 +105,53 @@ fn one_revision_in_full() {
     });
 }
 
+/// Reads `yaml` with PyYAML's `safe_load` (a YAML 1.1 reader) and prints it back as JSON.
+/// Fails, never skips, without python3 and PyYAML: CI installs them.
+fn pyyaml_read(yaml: &str) -> Value {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let script = "import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)";
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("this test needs python3 with PyYAML (pip install pyyaml)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(yaml.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "python3 could not read the YAML (is PyYAML installed? pip install pyyaml): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn yaml_reads_back_equal_to_json_in_a_yaml_1_1_reader() {
+    insta::glob!("fixtures/*.json", |path| {
+        let (history, _) = load(path);
+        let doc = HistoryDoc::new(&history, &Commits::new());
+        let mut docs = vec![serde_json::to_value(&doc).unwrap()];
+        for revision in &history.revisions {
+            let doc = RevisionDoc::new(&history, &Commits::new(), revision, true);
+            docs.push(serde_json::to_value(&doc).unwrap());
+        }
+        for json in docs {
+            let yaml = output(|out| render::document(out, &json, true));
+            let text = output(|out| render::document(out, &json, false));
+            let json: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(pyyaml_read(&yaml), json, "{}", path.display());
+        }
+    });
+}
+
 #[test]
 fn the_current_revision_is_resolved_for_each_kind() {
     for (fixture, current) in [

@@ -15,6 +15,7 @@ mod revert;
 pub mod schema;
 mod status;
 pub mod template;
+pub mod yaml;
 
 pub use age::human_age;
 pub use change::{Change, FieldPath, Op, Segment};
