@@ -303,6 +303,18 @@ pub fn show(
     }
 }
 
+/// The note for stderr when revision `asked` was found under a later number, which
+/// `kubectl rollout undo` gave it.
+pub fn renumbered(history: &History, asked: u64) -> Option<String> {
+    let found = history.find(asked).ok()?;
+    let from = found.renumbered_from?;
+    Some(format!(
+        "revision {from} of {} is now revision {}: `kubectl rollout undo` re-used it",
+        history.workload(),
+        found.revision.number
+    ))
+}
+
 /// The diff between two revisions of a history, labelled with their numbers.
 pub fn revision_diff(history: &History, from: &Revision, to: &Revision) -> TemplateDiff {
     let label = |r: &Revision| format!("{} revision {}", history.workload(), r.number);
