@@ -398,6 +398,21 @@ mod tests {
     }
 
     #[test]
+    fn the_default_cause_names_init_containers() {
+        let mut with_init = template("nginx:1.17", "h2", None);
+        with_init["spec"]["initContainers"] = json!([{"name": "setup", "image": "busybox:1.36"}]);
+        let h = history(
+            3,
+            &[(2, with_init), (3, template("nginx:1.18", "h3", None))],
+        );
+        let plan = plan_revert(&h, &live(&h), &request(Some(2))).unwrap();
+        assert_eq!(
+            plan.change_cause,
+            "revert to revision 2: init:setup=busybox:1.36, nginx=nginx:1.17"
+        );
+    }
+
+    #[test]
     fn a_message_replaces_the_default_cause() {
         let h = story();
         let req = RevertRequest {
