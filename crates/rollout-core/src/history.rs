@@ -387,8 +387,13 @@ impl History {
 
     /// Whether `revision`'s change cause is the previous revision's, copied rather than written
     /// for it (the Deployment controller copies the workload's cause onto each new ReplicaSet).
+    /// A revision a revert made has the cause that revert wrote, even when an earlier revert to
+    /// the same revision wrote the same words.
     pub fn change_cause_inherited(&self, revision: &Revision) -> bool {
-        revision.change_cause.is_some()
+        let made_by_revert =
+            self.revert_of(revision).is_some() || self.reverted_change(revision).is_some();
+        !made_by_revert
+            && revision.change_cause.is_some()
             && self
                 .previous(revision.number)
                 .is_some_and(|p| p.change_cause == revision.change_cause)
@@ -688,6 +693,30 @@ mod tests {
         let changes = h.changes(&h.revisions[2]).unwrap();
         assert_eq!(crate::change::summary(&changes), "nginx 1.2 -> 1.3");
         assert_eq!(h.changes(&h.revisions[0]), None);
+        // A second revert to revision 1 writes the same cause as the first, which revision 4
+        // inherited: it is still its own.
+        let cause = Some("revert to revision 1".to_owned());
+        let of = (template::REVERT_OF, "1");
+        let mut revisions = vec![revision(1, "nginx:1.1")];
+        revisions.push(marked(2, "nginx:1.1", of, "t2"));
+        revisions.push(marked(3, "nginx:1.3", of, "t2"));
+        revisions.push(marked(4, "nginx:1.1", of, "t4"));
+        for r in &mut revisions[1..] {
+            r.change_cause.clone_from(&cause);
+        }
+        let h = History::new(
+            WorkloadKind::Deployment,
+            "ns",
+            "a",
+            revisions,
+            Current::Unknown,
+        );
+        let inherited: Vec<bool> = h
+            .revisions
+            .iter()
+            .map(|r| h.change_cause_inherited(r))
+            .collect();
+        assert_eq!(inherited, [false, false, true, false]);
     }
 
     #[test]
