@@ -48,7 +48,11 @@ enum Task {
         keep: bool,
     },
     /// Capture the API objects the unit tests use from the local control plane
-    Fixtures,
+    Fixtures {
+        /// Capture only these scenarios (default: all), leaving the other fixtures as they are
+        #[arg(value_name = "SCENARIO")]
+        only: Vec<String>,
+    },
     /// Regenerate rollout-core's merge-key table from the local control plane's OpenAPI schema
     Openapi {
         /// Fail if the checked-in table is out of date instead of writing it
@@ -121,8 +125,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             with_cluster(&root, keep, |running| demo::run(&root, running))?;
             Ok(ExitCode::SUCCESS)
         }
-        Task::Fixtures => {
-            with_cluster(&root, false, |running| fixtures::run(&root, running))?;
+        Task::Fixtures { only } => {
+            with_cluster(&root, false, |running| fixtures::run(&root, running, &only))?;
             Ok(ExitCode::SUCCESS)
         }
         Task::Openapi { check } => {

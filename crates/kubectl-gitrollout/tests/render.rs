@@ -51,7 +51,7 @@ macro_rules! snapshot {
     ($name:expr, $value:expr) => {
         insta::with_settings!({filters => vec![
             (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[TIME]"),
-            (r"\b\d+[smhdy](\d+[smhd])?\b", "[AGE]"),
+            (r"([\s(])\d+[smhdy](\d+[smhd])?\b", "$1[AGE]"),
             (r"\b(team-[a-z]+)-[0-9a-z]{6,10}\b", "$1-[HASH]"),
         ]}, {
             insta::assert_snapshot!($name, $value);
@@ -75,6 +75,10 @@ fn history_outputs() {
             "wide",
             output(|out| render::table(out, &history, &Commits::new(), now, true))
         );
+        if !history.warnings.is_empty() {
+            let warnings: Vec<String> = history.warnings.iter().map(|w| w.to_string()).collect();
+            snapshot!("warnings", warnings.join("\n"));
+        }
         let doc = HistoryDoc::new(&history, &Commits::new());
         snapshot!("json", output(|out| render::document(out, &doc, false)));
         snapshot!("yaml", output(|out| render::document(out, &doc, true)));
