@@ -398,6 +398,27 @@ mod tests {
     }
 
     #[test]
+    fn restores_a_renumbered_revision_by_its_old_number() {
+        // kubectl rollout undo re-used revision 2 as 4; revision 5 followed.
+        let mut h = history(
+            5,
+            &[
+                (1, template("nginx:1.16", "h1", None)),
+                (3, template("nginx:1.18", "h3", None)),
+                (4, template("nginx:1.17", "h2", None)),
+                (5, template("nginx:1.19", "h5", None)),
+            ],
+        );
+        h.revisions[2].earlier_numbers = vec![2];
+        let plan = plan_revert(&h, &live(&h), &request(Some(2))).unwrap();
+        assert_eq!(plan.target, Restored::Revision(4));
+        assert_eq!(
+            template::annotation(&plan.template, template::REVERT_OF),
+            Some("4")
+        );
+    }
+
+    #[test]
     fn the_default_cause_names_init_containers() {
         let mut with_init = template("nginx:1.17", "h2", None);
         with_init["spec"]["initContainers"] = json!([{"name": "setup", "image": "busybox:1.36"}]);
