@@ -445,9 +445,10 @@ impl History {
 ///
 /// kubectl's rule (staging/src/k8s.io/kubectl/pkg/polymorphichelpers/rollback.go):
 /// - Deployments, `deploymentRevision`: the first match in `allOldRSs` followed by `newRS`, from
-///   `deploymentutil.GetAllReplicaSets`, whose `findNewReplicaSet` sorts the list by creation
-///   time (ties by name) and takes as `newRS` the oldest ReplicaSet whose template equals the
-///   Deployment's. So: the oldest that is not the new one, else the new one.
+///   `GetAllReplicaSets` (staging/src/k8s.io/kubectl/pkg/util/deployment/deployment.go), whose
+///   `findNewReplicaSet` sorts the list by creation time (ties by name) and takes as `newRS` the
+///   oldest ReplicaSet whose template equals the Deployment's but for `pod-template-hash`
+///   (`equalIgnoreHash`). So: the oldest that is not the new one, else the new one.
 /// - StatefulSets and DaemonSets, `findHistory`: the first match in list order, which is by
 ///   name.
 fn dedupe(
@@ -460,7 +461,7 @@ fn dedupe(
     let new_object = live.and_then(|live| {
         revisions
             .iter()
-            .find(|r| template::same_content(&r.template, live))
+            .find(|r| template::without_hashes(&r.template) == template::without_hashes(live))
             .map(|r| r.object.clone())
     });
     let preference = |r: &Revision| match kind {
