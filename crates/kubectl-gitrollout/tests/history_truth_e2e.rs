@@ -208,5 +208,57 @@ async fn renumbered_revisions_are_found_and_history_still_makes_two_requests() {
         .success();
     let log = stderr(&run);
     assert_eq!(log.lines().count(), 2, "{log}");
+
+    // Two ReplicaSets that claim one number are both named, and the older one is used, as by
+    // `kubectl rollout undo`. (Claiming the current number would make the controller renumber
+    // the current ReplicaSet instead.)
+    let name_of = |revision: &str| {
+        let path = "{.items[?(@.metadata.annotations.deployment\\.kubernetes\\.io/revision==\"REV\")].metadata.name}";
+        let jsonpath = format!("--output=jsonpath={}", path.replace("REV", revision));
+        ns.kubectl_ok(&["get", "replicasets", &jsonpath])
+    };
+    let annotate = |name: &str, revision: &str| {
+        let annotation = format!("deployment.kubernetes.io/revision={revision}");
+        ns.kubectl_ok(&[
+            "annotate",
+            "--overwrite",
+            &format!("replicaset/{name}"),
+            &annotation,
+        ]);
+    };
+    let history = |args: &[&str]| {
+        let run = gitrollout(&ns).args(args).assert().success();
+        (stdout(&run), stderr(&run))
+    };
+    let (first, third) = (name_of("1"), name_of("3"));
+    annotate(&first, "3");
+    let (out, warnings) = history(&[
+        "history",
+        "deployment/team-app",
+        "--revision",
+        "3",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(
+        warnings.trim(),
+        format!(
+            "warning: revision 3 is claimed by two ReplicaSets, {first} and {third}; using \
+             {first}, as `kubectl rollout undo` would"
+        )
+    );
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["object"]["name"], first.as_str());
+
+    // One whose revision is not a number is named, never dropped in silence.
+    annotate(&third, "three");
+    let (_, warnings) = history(&["history", "deployment/team-app"]);
+    assert_eq!(
+        warnings.trim(),
+        format!(
+            "warning: ReplicaSet {third} has the revision number \"three\", which is not a \
+             number; it is left out of the history and is never a revert target"
+        )
+    );
     ns.delete().await;
 }
