@@ -13,7 +13,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
@@ -22,7 +22,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 use crate::cluster::Running;
-use crate::run_checked;
+use crate::{env_or, run_checked};
 
 /// Where the fixtures go, relative to the workspace root.
 const FIXTURE_DIR: &str = "crates/kubectl-gitrollout/tests/fixtures";
@@ -74,7 +74,7 @@ struct Scenario {
     play: fn(&Kubectl) -> Result<()>,
 }
 
-const SCENARIOS: [Scenario; 5] = [
+const SCENARIOS: [Scenario; 13] = [
     Scenario {
         name: "deployment-story",
         workload: "deployment/team-app",
@@ -105,17 +105,80 @@ const SCENARIOS: [Scenario; 5] = [
         history: History::ReplicaSets,
         play: deployment_new,
     },
+    Scenario {
+        name: "deployment-revert-set-image",
+        workload: "deployment/team-app",
+        history: History::ReplicaSets,
+        play: revert_then_set_image,
+    },
+    Scenario {
+        name: "deployment-revert-apply",
+        workload: "deployment/team-app",
+        history: History::ReplicaSets,
+        play: revert_then_apply,
+    },
+    Scenario {
+        name: "deployment-revert-restart",
+        workload: "deployment/team-app",
+        history: History::ReplicaSets,
+        play: revert_then_restart,
+    },
+    Scenario {
+        name: "deployment-revert-twice",
+        workload: "deployment/team-app",
+        history: History::ReplicaSets,
+        play: revert_twice,
+    },
+    Scenario {
+        name: "deployment-duplicate-revisions",
+        workload: "deployment/team-app",
+        history: History::ReplicaSets,
+        play: duplicate_revisions,
+    },
+    Scenario {
+        name: "deployment-cause-escapes",
+        workload: "deployment/team-app",
+        history: History::ReplicaSets,
+        play: cause_escapes,
+    },
+    Scenario {
+        name: "deployment-yaml-specials",
+        workload: "deployment/team-app",
+        history: History::ReplicaSets,
+        play: yaml_specials,
+    },
+    Scenario {
+        name: "daemonset-init-container",
+        workload: "daemonset/team-agent",
+        history: History::ControllerRevisions,
+        play: init_container,
+    },
 ];
 
-/// Plays every scenario and writes its fixture under `root`.
-pub fn run(root: &Path, cluster: &Running) -> Result<()> {
+/// Plays every scenario (or those named in `only`) and writes its fixture under `root`.
+pub fn run(root: &Path, cluster: &Running, only: &[String]) -> Result<()> {
+    if let Some(unknown) = only
+        .iter()
+        .find(|name| !SCENARIOS.iter().any(|s| s.name == name.as_str()))
+    {
+        let names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
+        bail!(
+            "no fixture scenario is named {unknown:?}\nhint: scenarios are {}",
+            names.join(", ")
+        );
+    }
     let captured_with = client_version(cluster)?;
+    let plugin = build_plugin(root)?;
     let dir = root.join(FIXTURE_DIR);
     fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
-    for scenario in &SCENARIOS {
+    let chosen = SCENARIOS
+        .iter()
+        .filter(|s| only.is_empty() || only.iter().any(|name| name == s.name));
+    for scenario in chosen {
         let kubectl = Kubectl {
             cluster,
             namespace: format!("{NAMESPACE_PREFIX}{}", scenario.name),
+            plugin: plugin.clone(),
         };
         println!("\n# {}", scenario.name);
         kubectl.recreate_namespace()?;
@@ -285,6 +348,177 @@ fn deployment_new(kubectl: &Kubectl) -> Result<()> {
     Ok(())
 }
 
+/// Builds the plugin, whose `revert` the revert scenarios use, and returns its path.
+fn build_plugin(root: &Path) -> Result<PathBuf> {
+    run_checked(
+        Command::new(env_or("CARGO", "cargo"))
+            .current_dir(root)
+            .args(["build", "--quiet", "--package", "kubectl-gitrollout"]),
+    )?;
+    Ok(root.join("target/debug/kubectl-gitrollout"))
+}
+
+/// Reverts `workload` to `revision` with the plugin and waits for the rollout.
+fn revert(kubectl: &Kubectl, workload: &str, revision: &str) -> Result<()> {
+    kubectl.gitrollout(&["revert", workload, "--to-revision", revision, "--wait"])
+}
+
+/// Deployment `team-app` (one replica) on nginx:1.16, releases 1.17 and 1.18 with causes.
+fn small_team_app(kubectl: &Kubectl) -> Result<()> {
+    kubectl.apply(
+        "deployment/team-app",
+        &manifest("Deployment", "team-app", pod_spec("team-app")),
+    )?;
+    for version in ["1.17", "1.18"] {
+        set_image(kubectl, "deployment/team-app", version)?;
+        annotate_cause(kubectl, &format!("release {version}"))?;
+    }
+    Ok(())
+}
+
+/// A revert to revision 1, then a hand change with `kubectl set image`: revision 5 inherits the
+/// revert's markers and change cause, and is no revert.
+fn revert_then_set_image(kubectl: &Kubectl) -> Result<()> {
+    small_team_app(kubectl)?;
+    revert(kubectl, "deployment/team-app", "1")?;
+    set_image(kubectl, "deployment/team-app", "1.19")
+}
+
+/// A revert to revision 1, then `kubectl apply` of nginx:1.18 and `kubectl apply
+/// --server-side` of nginx:1.19: neither removes the markers it does not know of.
+fn revert_then_apply(kubectl: &Kubectl) -> Result<()> {
+    small_team_app(kubectl)?;
+    revert(kubectl, "deployment/team-app", "1")?;
+    let with_image = |image: &str| {
+        let mut spec = pod_spec("team-app");
+        spec["template"]["spec"]["containers"][0]["image"] = json!(image);
+        manifest("Deployment", "team-app", spec)
+    };
+    kubectl.apply("deployment/team-app", &with_image("nginx:1.18"))?;
+    kubectl.pipe(
+        &[
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "--filename=-",
+        ],
+        &with_image("nginx:1.19"),
+    )?;
+    kubectl.run(&["rollout", "status", "deployment/team-app", ROLLOUT_TIMEOUT])
+}
+
+/// A revert to revision 1, then `kubectl rollout restart`.
+fn revert_then_restart(kubectl: &Kubectl) -> Result<()> {
+    small_team_app(kubectl)?;
+    revert(kubectl, "deployment/team-app", "1")?;
+    kubectl.change(
+        "deployment/team-app",
+        &["rollout", "restart", "deployment/team-app"],
+    )
+}
+
+/// Two reverts to revision 1 with a release between them (revisions 4 and 6), then a revert of
+/// the last revert (back to 5).
+fn revert_twice(kubectl: &Kubectl) -> Result<()> {
+    small_team_app(kubectl)?;
+    revert(kubectl, "deployment/team-app", "1")?;
+    set_image(kubectl, "deployment/team-app", "1.19")?;
+    revert(kubectl, "deployment/team-app", "1")?;
+    revert(kubectl, "deployment/team-app", "5")
+}
+
+/// Four releases; then the ReplicaSet of revision 1 is annotated with revision 2 (two objects
+/// claim 2) and the one of revision 3 with `three` (not a number).
+fn duplicate_revisions(kubectl: &Kubectl) -> Result<()> {
+    small_team_app(kubectl)?;
+    set_image(kubectl, "deployment/team-app", "1.19")?;
+    for (from, to) in [("1", "2"), ("3", "three")] {
+        let name = replicaset_of(kubectl, from)?;
+        let annotation = format!("{REVISION}={to}");
+        kubectl.run(&[
+            "annotate",
+            "--overwrite",
+            &format!("replicaset/{name}"),
+            &annotation,
+        ])?;
+    }
+    Ok(())
+}
+
+/// The name of the ReplicaSet of `revision`.
+fn replicaset_of(kubectl: &Kubectl, revision: &str) -> Result<String> {
+    let list = kubectl.get_json(&["get", "replicasets", "--output=json"])?;
+    let found = items(&list)?
+        .iter()
+        .find(|rs| annotation_of(rs, REVISION) == Some(revision));
+    found
+        .map(|rs| object_name(rs).to_owned())
+        .with_context(|| format!("no ReplicaSet has revision {revision}"))
+}
+
+/// A change cause with a newline and an escape sequence, as a careless script might write it.
+fn cause_escapes(kubectl: &Kubectl) -> Result<()> {
+    kubectl.apply(
+        "deployment/team-app",
+        &manifest("Deployment", "team-app", pod_spec("team-app")),
+    )?;
+    set_image(kubectl, "deployment/team-app", "1.17")?;
+    annotate_cause(kubectl, "release 1.17\n9   [AGE]   fake:row\x1b[31m red")
+}
+
+/// Env values that YAML 1.1 reads as booleans, numbers, dates, null or a merge key, then a
+/// release that adds one more.
+fn yaml_specials(kubectl: &Kubectl) -> Result<()> {
+    let specials = [
+        "yes",
+        "no",
+        "on",
+        "off",
+        "y",
+        "n",
+        "~",
+        "1_000",
+        "0x1F",
+        "0o17",
+        "2026-01-01",
+        "<<",
+        ".inf",
+        "=",
+        "null",
+        "1e3",
+    ];
+    let env: Vec<Value> = specials
+        .iter()
+        .enumerate()
+        .map(|(i, value)| json!({"name": format!("V{i}"), "value": value}))
+        .collect();
+    let mut spec = pod_spec("team-app");
+    spec["template"]["spec"]["containers"][0]["env"] = json!(env);
+    kubectl.apply(
+        "deployment/team-app",
+        &manifest("Deployment", "team-app", spec),
+    )?;
+    kubectl.change(
+        "deployment/team-app",
+        &["set", "env", "deployment/team-app", "LOG_LEVEL=off"],
+    )
+}
+
+/// DaemonSet `team-agent` with an init container on busybox:1.35, then busybox:1.36.
+fn init_container(kubectl: &Kubectl) -> Result<()> {
+    let mut spec = pod_spec("team-agent");
+    spec["template"]["spec"]["initContainers"] =
+        json!([{"name": "setup", "image": "busybox:1.35", "command": ["true"]}]);
+    kubectl.apply(
+        "daemonset/team-agent",
+        &manifest("DaemonSet", "team-agent", spec),
+    )?;
+    kubectl.change(
+        "daemonset/team-agent",
+        &["set", "image", "daemonset/team-agent", "setup=busybox:1.36"],
+    )
+}
+
 /// Creates Deployment `team-app` on nginx:1.16 and scales it to 10.
 fn create_team_app(kubectl: &Kubectl) -> Result<()> {
     kubectl.change(
@@ -329,6 +563,8 @@ fn pod_spec(app: &str) -> Value {
 struct Kubectl<'a> {
     cluster: &'a Running,
     namespace: String,
+    /// The plugin binary, for the scenarios that revert with it.
+    plugin: PathBuf,
 }
 
 impl Kubectl<'_> {
@@ -344,6 +580,17 @@ impl Kubectl<'_> {
         let mut cmd = self.cluster_command(&["--namespace", &self.namespace]);
         cmd.args(args);
         cmd
+    }
+
+    /// Runs `kubectl gitrollout` (the plugin just built) in the namespace, showing the command
+    /// line.
+    fn gitrollout(&self, args: &[&str]) -> Result<()> {
+        println!("$ kubectl gitrollout {}", shown(args));
+        let mut cmd = Command::new(&self.plugin);
+        cmd.env("KUBECONFIG", &self.cluster.kubeconfig)
+            .args(args)
+            .args(["--namespace", &self.namespace]);
+        run_checked(&mut cmd)
     }
 
     /// Runs kubectl in the namespace, showing the command line.

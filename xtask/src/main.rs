@@ -22,6 +22,8 @@ mod fixtures;
 #[cfg(unix)]
 mod krew_test;
 #[cfg(unix)]
+mod openapi;
+#[cfg(unix)]
 mod process;
 #[cfg(unix)]
 mod standin;
@@ -65,7 +67,17 @@ enum Task {
         keep: bool,
     },
     /// Capture the API objects the unit tests use from the local control plane
-    Fixtures,
+    Fixtures {
+        /// Capture only these scenarios (default: all), leaving the other fixtures as they are
+        #[arg(value_name = "SCENARIO")]
+        only: Vec<String>,
+    },
+    /// Regenerate rollout-core's merge-key table from the local control plane's OpenAPI schema
+    Openapi {
+        /// Fail if the checked-in table is out of date instead of writing it
+        #[arg(long)]
+        check: bool,
+    },
     /// Build release archives for krew into target/dist and write krew-manifest.yaml
     Dist {
         /// Rust target to build for, repeatable (default: this machine's)
@@ -136,8 +148,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         #[cfg(unix)]
-        Task::Fixtures => {
-            with_cluster(&root, false, |running| fixtures::run(&root, running))?;
+        Task::Fixtures { only } => {
+            with_cluster(&root, false, |running| fixtures::run(&root, running, &only))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        #[cfg(unix)]
+        Task::Openapi { check } => {
+            openapi::run(&root, check)?;
             Ok(ExitCode::SUCCESS)
         }
         Task::Dist {

@@ -1,11 +1,13 @@
 //! Rendering histories and diffs to any `Write`. Never prints and never reads the clock itself:
 //! `now` comes from the caller.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use jiff::Timestamp;
-use rollout_core::{Container, History, Revision, TemplateDiff, diff_templates, human_age};
+use rollout_core::change::summary;
+use rollout_core::{Change, Container, History, Revision, TemplateDiff, diff_templates, human_age};
 use rollout_git::MappedCommit;
 use serde::Serialize;
 use serde_json::Value;
@@ -33,9 +35,18 @@ pub struct RevisionDoc {
     /// RFC 3339.
     pub created_at: Option<String>,
     pub containers: Vec<Container>,
+    pub init_containers: Vec<Container>,
     pub change_cause: Option<String>,
-    /// The revision this one restored, when `revert` made it.
+    /// Whether the cause is the previous revision's, copied rather than written for this one.
+    pub change_cause_inherited: bool,
+    /// What this revision changed against the previous existing one; empty for the first.
+    pub changes: Vec<Change>,
+    /// One line made from `changes`; null for the first revision.
+    pub summary: Option<String>,
+    /// The revision this one restored, when `revert` made it (not when it inherited the markers).
     pub revert_of: Option<u64>,
+    /// The revision whose change this one undid, when `revert --change` made it.
+    pub reverted_change: Option<u64>,
     /// The commit this revision was made from, when known.
     pub commit: Option<CommitDoc>,
     pub current: bool,
@@ -109,12 +120,18 @@ impl RevisionDoc {
         revision: &Revision,
         with_template: bool,
     ) -> Self {
+        let changes = history.changes(revision);
         RevisionDoc {
             revision: revision.number,
             created_at: revision.created_at.map(|t| t.to_string()),
             containers: revision.containers(),
+            init_containers: revision.init_containers(),
             change_cause: revision.change_cause.clone(),
-            revert_of: revision.revert_of(),
+            change_cause_inherited: history.change_cause_inherited(revision),
+            summary: changes.as_deref().map(summary),
+            changes: changes.unwrap_or_default(),
+            revert_of: history.revert_of(revision),
+            reverted_change: history.reverted_change(revision),
             commit: commits.get(&revision.number).map(CommitDoc::new),
             current: history.current == Some(revision.number),
             earlier_revisions: revision.earlier_numbers.clone(),
@@ -128,11 +145,12 @@ impl RevisionDoc {
     }
 }
 
-/// Writes a document as pretty JSON or as YAML.
+/// Writes a document as pretty JSON or as YAML that reads back equal to the JSON, whether the
+/// reader speaks YAML 1.1 or 1.2 (see [`rollout_core::yaml`]).
 pub fn document(out: &mut dyn Write, doc: &impl Serialize, yaml: bool) -> io::Result<()> {
     if yaml {
-        let text = serde_norway::to_string(doc).map_err(io::Error::other)?;
-        out.write_all(text.as_bytes())
+        let value = serde_json::to_value(doc).map_err(io::Error::other)?;
+        out.write_all(rollout_core::yaml::to_yaml(&value).as_bytes())
     } else {
         serde_json::to_writer_pretty(&mut *out, doc)?;
         writeln!(out)
@@ -159,16 +177,18 @@ pub fn table(
         } else {
             ""
         };
-        let images: Vec<String> = revision
-            .containers()
+        let image = |c: &Container| {
+            if wide {
+                c.to_string()
+            } else {
+                short_image(&c.image)
+            }
+        };
+        let init = revision.init_containers();
+        let images: Vec<String> = init
             .iter()
-            .map(|c| {
-                if wide {
-                    c.to_string()
-                } else {
-                    short_image(&c.image)
-                }
-            })
+            .map(|c| format!("init:{}", image(c)))
+            .chain(revision.containers().iter().map(image))
             .collect();
         let commit = commits
             .get(&revision.number)
@@ -176,14 +196,14 @@ pub fn table(
         write!(
             tw,
             "{current}\t{}\t{}\t{}\t{commit}\t{}",
-            number_with_origin(revision),
+            number_with_origin(history, revision),
             age(revision, now),
-            images.join(","),
-            cause(revision)
+            escape(&images.join(",")),
+            cause(history, revision)
         )?;
         if wide {
             let pods = revision.pods.map_or("-".to_owned(), |p| p.to_string());
-            write!(tw, "\t{}\t{pods}", revision.object)?;
+            write!(tw, "\t{}\t{pods}", escape(&revision.object))?;
         }
         writeln!(tw)?;
     }
@@ -216,9 +236,12 @@ pub fn show(
         format!("{t} ({} ago)", human_age(t, now))
     });
     writeln!(tw, "Created:\t{created}")?;
-    writeln!(tw, "Change-Cause:\t{}", cause(revision))?;
-    if let Some(restored) = revision.revert_of() {
+    writeln!(tw, "Change-Cause:\t{}", cause(history, revision))?;
+    if let Some(restored) = history.revert_of(revision) {
         writeln!(tw, "Restores:\trevision {restored}")?;
+    }
+    if let Some(reverted) = history.reverted_change(revision) {
+        writeln!(tw, "Reverts:\tthe change of revision {reverted}")?;
     }
     if !revision.earlier_numbers.is_empty() {
         writeln!(
@@ -232,17 +255,21 @@ pub fn show(
             let subject = commit
                 .info
                 .as_ref()
-                .map_or(String::new(), |i| format!(" {}", i.subject));
-            writeln!(tw, "Commit:\t{}{subject} ({})", commit.sha, commit.source)?;
+                .map_or(String::new(), |i| format!(" {}", escape(&i.subject)));
+            let source = commit.source.to_string();
+            writeln!(tw, "Commit:\t{}{subject} ({})", commit.sha, escape(&source))?;
             if let Some(info) = &commit.info {
-                writeln!(tw, "Author:\t{}", info.author)?;
+                writeln!(tw, "Author:\t{}", escape(&info.author))?;
                 writeln!(tw, "Date:\t{}", info.time)?;
             }
         }
         None => writeln!(tw, "Commit:\t-")?,
     }
+    for container in revision.init_containers() {
+        writeln!(tw, "Init Image:\t{}", escape(&container.to_string()))?;
+    }
     for container in revision.containers() {
-        writeln!(tw, "Image:\t{container}")?;
+        writeln!(tw, "Image:\t{}", escape(&container.to_string()))?;
     }
     let pods = revision
         .pods
@@ -251,7 +278,7 @@ pub fn show(
         tw,
         "{}:\t{}{pods}",
         history.kind.history_kind(),
-        revision.object
+        escape(&revision.object)
     )?;
     tw.flush()?;
 
@@ -259,7 +286,7 @@ pub fn show(
     let yaml =
         rollout_core::template::to_yaml(&rollout_core::template::normalize(&revision.template));
     for line in yaml.lines() {
-        writeln!(out, "  {line}")?;
+        writeln!(out, "  {}", escape(line))?;
     }
 
     match history.previous(revision.number) {
@@ -274,6 +301,18 @@ pub fn show(
         }
         None => writeln!(out, "\nNo earlier revision to compare with."),
     }
+}
+
+/// The note for stderr when revision `asked` was found under a later number, which
+/// `kubectl rollout undo` gave it.
+pub fn renumbered(history: &History, asked: u64) -> Option<String> {
+    let found = history.find(asked).ok()?;
+    let from = found.renumbered_from?;
+    Some(format!(
+        "revision {from} of {} is now revision {}: `kubectl rollout undo` re-used it",
+        history.workload(),
+        found.revision.number
+    ))
 }
 
 /// The diff between two revisions of a history, labelled with their numbers.
@@ -294,6 +333,7 @@ pub fn unified(out: &mut dyn Write, diff: &TemplateDiff, color: bool) -> io::Res
             Some(b'@') => Some("\x1b[36m"),
             _ => None,
         };
+        let line = escape(line);
         match paint {
             Some(code) => writeln!(out, "{code}{line}\x1b[0m")?,
             None => writeln!(out, "{line}")?,
@@ -303,14 +343,17 @@ pub fn unified(out: &mut dyn Write, diff: &TemplateDiff, color: bool) -> io::Res
 }
 
 /// `4`, `4 (was 2)` for a revision the controller renumbered, `5 (revert of 3)` for one made by
-/// `revert`.
-fn number_with_origin(revision: &Revision) -> String {
+/// `revert`, `6 (revert of change 4)` for one made by `revert --change`.
+fn number_with_origin(history: &History, revision: &Revision) -> String {
     let mut text = revision.number.to_string();
     if !revision.earlier_numbers.is_empty() {
         text += &format!(" (was {})", numbers(&revision.earlier_numbers));
     }
-    if let Some(restored) = revision.revert_of() {
+    if let Some(restored) = history.revert_of(revision) {
         text += &format!(" (revert of {restored})");
+    }
+    if let Some(reverted) = history.reverted_change(revision) {
+        text += &format!(" (revert of change {reverted})");
     }
     text
 }
@@ -326,8 +369,40 @@ fn age(revision: &Revision, now: Timestamp) -> String {
         .map_or("<unknown>".to_owned(), |t| human_age(t, now))
 }
 
-fn cause(revision: &Revision) -> &str {
-    revision.change_cause.as_deref().unwrap_or("<none>")
+/// What marks a change cause computed from the changes rather than written by someone.
+pub const COMPUTED: &str = "(computed)";
+
+/// The revision's own change cause, escaped; without one, what it changed, marked as computed;
+/// `<none>` for a first revision without a cause. A cause copied from the previous revision is
+/// never shown as this revision's.
+fn cause(history: &History, revision: &Revision) -> String {
+    if let Some(cause) = history.own_change_cause(revision) {
+        return escape(cause).into_owned();
+    }
+    match history.changes(revision) {
+        Some(changes) => format!("{COMPUTED} {}", escape(&summary(&changes))),
+        None => "<none>".to_owned(),
+    }
+}
+
+/// Text from the cluster made safe for a terminal: control characters (newline, tab, ESC, ...)
+/// shown escaped, `\n`, `\t`, `\u{1b}`, so they can neither start a fake row nor drive the
+/// terminal.
+pub fn escape(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => escaped.push_str("\\n"),
+            '\r' => escaped.push_str("\\r"),
+            '\t' => escaped.push_str("\\t"),
+            c if c.is_control() => escaped.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => escaped.push(c),
+        }
+    }
+    Cow::Owned(escaped)
 }
 
 /// An image without its registry and repository path, and with a digest cut to 12 digits:
@@ -351,6 +426,15 @@ fn short_image(image: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escapes_control_characters() {
+        assert_eq!(escape("release 1.2"), "release 1.2");
+        assert_eq!(
+            escape("fix\n3\tfake row\x1b[31mred\u{9b}"),
+            "fix\\n3\\tfake row\\u{1b}[31mred\\u{9b}"
+        );
+    }
 
     #[test]
     fn shortens_images_for_the_table() {

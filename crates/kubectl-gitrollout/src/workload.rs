@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use kube::Api;
 use kube::api::ListParams;
-use rollout_core::{Current, History, Revision, RolloutProgress, WorkloadKind};
+use rollout_core::{Current, History, Listed, Revision, RolloutProgress, Unnumbered, WorkloadKind};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -178,23 +178,29 @@ impl Workload {
                 .flatten()
                 .any(|o| o.controller == Some(true) && Some(o.uid.as_str()) == uid)
         };
-        let revisions = match owned {
-            Owned::ReplicaSets(sets) => sets
-                .into_iter()
-                .filter(|rs| controlled(&rs.metadata))
-                .filter_map(replicaset_revision)
-                .collect(),
-            Owned::ControllerRevisions(revisions) => revisions
-                .into_iter()
-                .filter(|cr| controlled(&cr.metadata))
-                .map(controller_revision)
-                .collect(),
+        let mut listed = Listed {
+            live: Some(self.template_value()),
+            ..Listed::default()
         };
-        History::new(
+        match owned {
+            Owned::ReplicaSets(sets) => {
+                for rs in sets.into_iter().filter(|rs| controlled(&rs.metadata)) {
+                    match replicaset_revision(rs) {
+                        Ok(revision) => listed.revisions.push(revision),
+                        Err(unnumbered) => listed.unnumbered.push(unnumbered),
+                    }
+                }
+            }
+            Owned::ControllerRevisions(revisions) => {
+                let controlled = revisions.into_iter().filter(|cr| controlled(&cr.metadata));
+                listed.revisions = controlled.map(controller_revision).collect();
+            }
+        }
+        History::from_listed(
             self.kind(),
             meta.namespace.clone().unwrap_or_default(),
             meta.name.clone().unwrap_or_default(),
-            revisions,
+            listed,
             self.current(),
         )
     }
@@ -287,16 +293,22 @@ fn change_cause(annotations: &BTreeMap<String, String>) -> Option<String> {
         .cloned()
 }
 
-/// A ReplicaSet's revision; `None` for one the controller has not numbered.
-fn replicaset_revision(rs: ReplicaSet) -> Option<Revision> {
+/// A ReplicaSet's revision, or the ReplicaSet named as one without a revision number.
+fn replicaset_revision(rs: ReplicaSet) -> Result<Revision, Unnumbered> {
     let annotations = annotations(&rs.metadata);
-    let number = annotations.get(REVISION)?.parse().ok()?;
+    let value = annotations.get(REVISION);
+    let Some(number) = value.and_then(|v| v.parse().ok()) else {
+        return Err(Unnumbered {
+            object: rs.metadata.name.clone().unwrap_or_default(),
+            value: value.cloned(),
+        });
+    };
     let earlier_numbers = annotations
         .get(REVISION_HISTORY)
         .map(|h| h.split(',').filter_map(|n| n.trim().parse().ok()).collect())
         .unwrap_or_default();
     let template = rs.spec.as_ref().and_then(|s| s.template.as_ref());
-    Some(Revision {
+    Ok(Revision {
         number,
         created_at: rs.metadata.creation_timestamp.as_ref().map(|t| t.0),
         template: template.map(template_value).unwrap_or_default(),

@@ -51,7 +51,7 @@ macro_rules! snapshot {
     ($name:expr, $value:expr) => {
         insta::with_settings!({filters => vec![
             (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[TIME]"),
-            (r"\b\d+[smhdy](\d+[smhd])?\b", "[AGE]"),
+            (r"([\s(])\d+[smhdy](\d+[smhd])?\b", "$1[AGE]"),
             (r"\b(team-[a-z]+)-[0-9a-z]{6,10}\b", "$1-[HASH]"),
         ]}, {
             insta::assert_snapshot!($name, $value);
@@ -75,6 +75,10 @@ fn history_outputs() {
             "wide",
             output(|out| render::table(out, &history, &Commits::new(), now, true))
         );
+        if !history.warnings.is_empty() {
+            let warnings: Vec<String> = history.warnings.iter().map(|w| w.to_string()).collect();
+            snapshot!("warnings", warnings.join("\n"));
+        }
         let doc = HistoryDoc::new(&history, &Commits::new());
         snapshot!("json", output(|out| render::document(out, &doc, false)));
         snapshot!("yaml", output(|out| render::document(out, &doc, true)));
@@ -102,6 +106,53 @@ fn one_revision_in_full() {
             "show-json",
             output(|out| render::document(out, &doc, false))
         );
+    });
+}
+
+/// Reads `yaml` with PyYAML's `safe_load` (a YAML 1.1 reader) and prints it back as JSON.
+/// Fails, never skips, without python3 and PyYAML: CI installs them.
+fn pyyaml_read(yaml: &str) -> Value {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let script = "import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)";
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("this test needs python3 with PyYAML (pip install pyyaml)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(yaml.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "python3 could not read the YAML (is PyYAML installed? pip install pyyaml): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn yaml_reads_back_equal_to_json_in_a_yaml_1_1_reader() {
+    insta::glob!("fixtures/*.json", |path| {
+        let (history, _) = load(path);
+        let doc = HistoryDoc::new(&history, &Commits::new());
+        let mut docs = vec![serde_json::to_value(&doc).unwrap()];
+        for revision in &history.revisions {
+            let doc = RevisionDoc::new(&history, &Commits::new(), revision, true);
+            docs.push(serde_json::to_value(&doc).unwrap());
+        }
+        for json in docs {
+            let yaml = output(|out| render::document(out, &json, true));
+            let text = output(|out| render::document(out, &json, false));
+            let json: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(pyyaml_read(&yaml), json, "{}", path.display());
+        }
     });
 }
 

@@ -7,6 +7,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::change::{self, Change};
 use crate::kind::WorkloadKind;
 use crate::template;
 
@@ -15,6 +16,20 @@ use crate::template;
 pub struct Container {
     pub name: String,
     pub image: String,
+}
+
+/// The containers of a pod template at `pointer` (`/spec/containers`, `/spec/initContainers`).
+pub(crate) fn containers_at(template: &Value, pointer: &str) -> Vec<Container> {
+    let containers = template.pointer(pointer);
+    containers
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|c| Container {
+            name: string_field(c, "name"),
+            image: string_field(c, "image"),
+        })
+        .collect()
 }
 
 /// One revision, as kept by a ReplicaSet or a ControllerRevision.
@@ -38,23 +53,33 @@ pub struct Revision {
 impl Revision {
     /// The containers of the pod template, in order.
     pub fn containers(&self) -> Vec<Container> {
-        let containers = self.template.pointer("/spec/containers");
-        containers
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .map(|c| Container {
-                name: string_field(c, "name"),
-                image: string_field(c, "image"),
-            })
-            .collect()
+        containers_at(&self.template, "/spec/containers")
     }
 
-    /// The revision this one restored, when `revert` made it.
-    pub fn revert_of(&self) -> Option<u64> {
+    /// The init containers of the pod template, in order.
+    pub fn init_containers(&self) -> Vec<Container> {
+        containers_at(&self.template, "/spec/initContainers")
+    }
+
+    /// The `revert-of` marker of the pod template. Markers stay in the live template and are
+    /// copied onto every later revision, so this may describe an earlier revision: ask
+    /// [`History::revert_of`] which revision a revert made.
+    pub fn revert_marker(&self) -> Option<u64> {
         template::annotation(&self.template, template::REVERT_OF)?
             .parse()
             .ok()
+    }
+
+    /// The `reverted-change` marker of the pod template; see [`History::reverted_change`].
+    pub fn reverted_change_marker(&self) -> Option<u64> {
+        template::annotation(&self.template, template::REVERTED_CHANGE)?
+            .parse()
+            .ok()
+    }
+
+    /// Creation time, then number: the order in which revisions were made, renumbering aside.
+    fn age_key(&self) -> (Option<Timestamp>, u64) {
+        (self.created_at, self.number)
     }
 }
 
@@ -85,9 +110,92 @@ pub struct History {
     pub kind: WorkloadKind,
     pub namespace: String,
     pub name: String,
-    /// Ascending by number.
+    /// Ascending by number, one revision per number.
     pub revisions: Vec<Revision>,
     pub current: Option<u64>,
+    /// What was listed but not counted as the controller would count it.
+    pub warnings: Vec<HistoryWarning>,
+}
+
+/// The objects listed for a history, before they are checked and ordered.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Listed {
+    /// The objects with a revision number.
+    pub revisions: Vec<Revision>,
+    /// The objects without a usable revision number.
+    pub unnumbered: Vec<Unnumbered>,
+    /// The workload's live pod template, to pick among duplicate numbers as kubectl does.
+    pub live: Option<Value>,
+}
+
+/// A ReplicaSet or ControllerRevision whose revision number is missing or not a number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unnumbered {
+    pub object: String,
+    /// The revision annotation's value, when there is one.
+    pub value: Option<String>,
+}
+
+/// Something wrong with the listed objects, reported and never silently dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HistoryWarning {
+    /// Two objects carry one revision number; `used` is the one `kubectl rollout undo` picks.
+    Duplicate {
+        revision: u64,
+        kind: &'static str,
+        used: String,
+        ignored: String,
+    },
+    /// An object left out of the history, because it has no usable revision number: it is
+    /// never a revert target.
+    Unnumbered {
+        kind: &'static str,
+        object: String,
+        value: Option<String>,
+    },
+}
+
+impl fmt::Display for HistoryWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HistoryWarning::Duplicate {
+                revision,
+                kind,
+                used,
+                ignored,
+            } => write!(
+                f,
+                "revision {revision} is claimed by two {kind}s, {used} and {ignored}; using \
+                 {used}, as `kubectl rollout undo` would"
+            ),
+            HistoryWarning::Unnumbered {
+                kind,
+                object,
+                value: None,
+            } => write!(
+                f,
+                "{kind} {object} has no revision number; it is left out of the history and is \
+                 never a revert target"
+            ),
+            HistoryWarning::Unnumbered {
+                kind,
+                object,
+                value: Some(value),
+            } => write!(
+                f,
+                "{kind} {object} has the revision number {value:?}, which is not a number; it is \
+                 left out of the history and is never a revert target"
+            ),
+        }
+    }
+}
+
+/// A revision found by a number it has, or had before `kubectl rollout undo` renumbered it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Found<'a> {
+    pub revision: &'a Revision,
+    /// The number asked for, when the revision has a later one now.
+    pub renumbered_from: Option<u64>,
 }
 
 /// What a question about a history can fail with.
@@ -125,10 +233,36 @@ impl History {
         kind: WorkloadKind,
         namespace: impl Into<String>,
         name: impl Into<String>,
-        mut revisions: Vec<Revision>,
+        revisions: Vec<Revision>,
         current: Current,
     ) -> Self {
-        revisions.sort_by_key(|r| r.number);
+        let listed = Listed {
+            revisions,
+            ..Listed::default()
+        };
+        Self::from_listed(kind, namespace, name, listed, current)
+    }
+
+    /// Checks the listed objects (duplicate numbers, missing numbers), orders the revisions and
+    /// resolves which one is current.
+    pub fn from_listed(
+        kind: WorkloadKind,
+        namespace: impl Into<String>,
+        name: impl Into<String>,
+        listed: Listed,
+        current: Current,
+    ) -> Self {
+        let object_kind = kind.history_kind();
+        let mut warnings: Vec<HistoryWarning> = listed
+            .unnumbered
+            .into_iter()
+            .map(|u| HistoryWarning::Unnumbered {
+                kind: object_kind,
+                object: u.object,
+                value: u.value,
+            })
+            .collect();
+        let revisions = dedupe(kind, listed.revisions, listed.live.as_ref(), &mut warnings);
         let current = match current {
             Current::Number(n) => revisions.iter().find(|r| r.number == n),
             Current::Object(name) => revisions.iter().find(|r| r.object == name),
@@ -145,6 +279,7 @@ impl History {
             name: name.into(),
             revisions,
             current,
+            warnings,
         }
     }
 
@@ -163,16 +298,34 @@ impl History {
         Ok(())
     }
 
-    pub fn get(&self, number: u64) -> Result<&Revision, HistoryError> {
+    /// The revision with `number`, or the one that had it before `kubectl rollout undo`
+    /// renumbered it (the newest such, as each undo moves a revision to the top).
+    pub fn find(&self, number: u64) -> Result<Found<'_>, HistoryError> {
         self.ensure_not_empty()?;
+        if let Some(revision) = self.revisions.iter().find(|r| r.number == number) {
+            return Ok(Found {
+                revision,
+                renumbered_from: None,
+            });
+        }
         self.revisions
             .iter()
-            .find(|r| r.number == number)
+            .rev()
+            .find(|r| r.earlier_numbers.contains(&number))
+            .map(|revision| Found {
+                revision,
+                renumbered_from: Some(number),
+            })
             .ok_or_else(|| HistoryError::NotFound {
                 workload: self.workload(),
                 revision: number,
                 existing: self.revisions.iter().map(|r| r.number).collect(),
             })
+    }
+
+    /// The revision with `number`, or the one it became (see [`History::find`]).
+    pub fn get(&self, number: u64) -> Result<&Revision, HistoryError> {
+        self.find(number).map(|found| found.revision)
     }
 
     pub fn current(&self) -> Result<&Revision, HistoryError> {
@@ -186,6 +339,81 @@ impl History {
     /// The revision before `number` that still exists, if any.
     pub fn previous(&self, number: u64) -> Option<&Revision> {
         self.revisions.iter().rev().find(|r| r.number < number)
+    }
+
+    /// The revision `revision` restored, when a revert made it: the oldest revision carrying
+    /// the revert's `reverted-at` marker and, while the restored revision exists, the same
+    /// content. A later revision that inherited the markers (a `kubectl set image` after the
+    /// revert) restored nothing.
+    pub fn revert_of(&self, revision: &Revision) -> Option<u64> {
+        let restored = revision.revert_marker()?;
+        if !self.made_the_marker(revision, template::REVERT_OF) {
+            return None;
+        }
+        match self.find(restored) {
+            Ok(found) if !template::same_content(&found.revision.template, &revision.template) => {
+                None
+            }
+            _ => Some(restored),
+        }
+    }
+
+    /// The revision whose change `revision` reverted, when a `revert --change` made it: the
+    /// oldest revision carrying that revert's markers.
+    pub fn reverted_change(&self, revision: &Revision) -> Option<u64> {
+        let reverted = revision.reverted_change_marker()?;
+        self.made_the_marker(revision, template::REVERTED_CHANGE)
+            .then_some(reverted)
+    }
+
+    /// Whether `revision` is the oldest carrying its `marker`, told apart by `reverted-at`
+    /// (which each revert sets afresh) or, without it, by the marker's value.
+    fn made_the_marker(&self, revision: &Revision, marker: &str) -> bool {
+        let key = |r: &Revision| {
+            let value = template::annotation(&r.template, marker)?;
+            let at = template::annotation(&r.template, template::REVERTED_AT);
+            Some((value.to_owned(), at.map(str::to_owned)))
+        };
+        let Some(own) = key(revision) else {
+            return false;
+        };
+        let oldest = self
+            .revisions
+            .iter()
+            .filter(|r| key(r).as_ref() == Some(&own))
+            .min_by_key(|r| r.age_key());
+        oldest.is_some_and(|r| r.number == revision.number)
+    }
+
+    /// Whether `revision`'s change cause is the previous revision's, copied rather than written
+    /// for it (the Deployment controller copies the workload's cause onto each new ReplicaSet).
+    /// A revision a revert made has the cause that revert wrote, even when an earlier revert to
+    /// the same revision wrote the same words.
+    pub fn change_cause_inherited(&self, revision: &Revision) -> bool {
+        let made_by_revert =
+            self.revert_of(revision).is_some() || self.reverted_change(revision).is_some();
+        !made_by_revert
+            && revision.change_cause.is_some()
+            && self
+                .previous(revision.number)
+                .is_some_and(|p| p.change_cause == revision.change_cause)
+    }
+
+    /// The change cause written for `revision` itself, if any.
+    pub fn own_change_cause<'a>(&self, revision: &'a Revision) -> Option<&'a str> {
+        if self.change_cause_inherited(revision) {
+            return None;
+        }
+        revision.change_cause.as_deref()
+    }
+
+    /// What `revision` changed against the previous existing revision; `None` for the first.
+    pub fn changes(&self, revision: &Revision) -> Option<Vec<Change>> {
+        let previous = self.previous(revision.number)?;
+        Some(change::template_changes(
+            &previous.template,
+            &revision.template,
+        ))
     }
 
     /// The pair `diff` compares: `from` and `to` when given, by default the revision before the
@@ -210,6 +438,56 @@ impl History {
         };
         Ok((from, to))
     }
+}
+
+/// One revision per number, ascending, keeping the object `kubectl rollout undo --to-revision`
+/// would pick and warning about the other.
+///
+/// kubectl's rule (staging/src/k8s.io/kubectl/pkg/polymorphichelpers/rollback.go):
+/// - Deployments, `deploymentRevision`: the first match in `allOldRSs` followed by `newRS`, from
+///   `GetAllReplicaSets` (staging/src/k8s.io/kubectl/pkg/util/deployment/deployment.go), whose
+///   `findNewReplicaSet` sorts the list by creation time (ties by name) and takes as `newRS` the
+///   oldest ReplicaSet whose template equals the Deployment's but for `pod-template-hash`
+///   (`equalIgnoreHash`). So: the oldest that is not the new one, else the new one.
+/// - StatefulSets and DaemonSets, `findHistory`: the first match in list order, which is by
+///   name.
+fn dedupe(
+    kind: WorkloadKind,
+    mut revisions: Vec<Revision>,
+    live: Option<&Value>,
+    warnings: &mut Vec<HistoryWarning>,
+) -> Vec<Revision> {
+    revisions.sort_by(|a, b| (a.created_at, &a.object).cmp(&(b.created_at, &b.object)));
+    let new_object = live.and_then(|live| {
+        revisions
+            .iter()
+            .find(|r| template::without_hashes(&r.template) == template::without_hashes(live))
+            .map(|r| r.object.clone())
+    });
+    let preference = |r: &Revision| match kind {
+        WorkloadKind::Deployment => (
+            Some(&r.object) == new_object.as_ref(),
+            r.created_at,
+            r.object.clone(),
+        ),
+        WorkloadKind::StatefulSet | WorkloadKind::DaemonSet => (false, None, r.object.clone()),
+    };
+    revisions.sort_by_key(|r| (r.number, preference(r)));
+    let mut kept: Vec<Revision> = Vec::with_capacity(revisions.len());
+    for revision in revisions {
+        match kept.last() {
+            Some(used) if used.number == revision.number => {
+                warnings.push(HistoryWarning::Duplicate {
+                    revision: revision.number,
+                    kind: kind.history_kind(),
+                    used: used.object.clone(),
+                    ignored: revision.object,
+                });
+            }
+            _ => kept.push(revision),
+        }
+    }
+    kept
 }
 
 impl fmt::Display for Container {
@@ -308,15 +586,227 @@ mod tests {
     #[test]
     fn reads_containers_and_revert_marker() {
         let mut r = revision(5, "nginx:1.17");
-        assert_eq!(r.revert_of(), None);
+        assert_eq!(r.revert_marker(), None);
         r.template["metadata"]["annotations"] = json!({template::REVERT_OF: "2"});
-        assert_eq!(r.revert_of(), Some(2));
+        assert_eq!(r.revert_marker(), Some(2));
         assert_eq!(
             r.containers(),
             [Container {
                 name: "nginx".into(),
                 image: "nginx:1.17".into()
             }]
+        );
+    }
+
+    /// A revision with the image and the markers of a revert made at `at`.
+    fn marked(number: u64, image: &str, marker: (&str, &str), at: &str) -> Revision {
+        let mut r = revision(number, image);
+        r.template["metadata"]["annotations"] =
+            json!({marker.0: marker.1, template::REVERTED_AT: at});
+        r
+    }
+
+    fn attribution(revisions: Vec<Revision>) -> Vec<(u64, Option<u64>, Option<u64>)> {
+        let h = History::new(
+            WorkloadKind::Deployment,
+            "ns",
+            "a",
+            revisions,
+            Current::Unknown,
+        );
+        h.revisions
+            .iter()
+            .map(|r| (r.number, h.revert_of(r), h.reverted_change(r)))
+            .collect()
+    }
+
+    #[test]
+    fn a_revert_is_attributed_to_the_revision_it_made_only() {
+        let of = |n| (template::REVERT_OF, n);
+        let change = |n| (template::REVERTED_CHANGE, n);
+        assert_eq!(
+            attribution(vec![
+                revision(1, "nginx:1.1"),
+                revision(2, "nginx:1.2"),
+                // Revert to 1, then `kubectl set image` inherits the markers.
+                marked(3, "nginx:1.1", of("1"), "t3"),
+                marked(4, "nginx:1.3", of("1"), "t3"),
+                // A revert of the revert (to 4), then a second revert to 1.
+                marked(5, "nginx:1.3", of("4"), "t5"),
+                marked(6, "nginx:1.1", of("1"), "t6"),
+                // A revert of one change, then a restart that inherited its markers.
+                marked(7, "nginx:1.2", change("6"), "t7"),
+                marked(8, "nginx:1.2", change("6"), "t7"),
+            ]),
+            [
+                (1, None, None),
+                (2, None, None),
+                (3, Some(1), None),
+                (4, None, None),
+                (5, Some(4), None),
+                (6, Some(1), None),
+                (7, None, Some(6)),
+                (8, None, None),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_revert_whose_content_differs_from_its_target_is_no_revert() {
+        // Someone wrote the markers by hand onto another template; revision 1 still exists.
+        let of = (template::REVERT_OF, "1");
+        assert_eq!(
+            attribution(vec![
+                revision(1, "nginx:1.1"),
+                marked(2, "nginx:9", of, "t")
+            ]),
+            [(1, None, None), (2, None, None)]
+        );
+        // Once revision 1 is pruned, the marker is all there is.
+        assert_eq!(
+            attribution(vec![marked(2, "nginx:9", of, "t")]),
+            [(2, Some(1), None)]
+        );
+    }
+
+    #[test]
+    fn a_copied_cause_is_inherited() {
+        let mut revisions = vec![revision(1, "nginx:1.1"), revision(2, "nginx:1.2")];
+        revisions.push(revision(3, "nginx:1.3"));
+        revisions[1].change_cause = Some("release 1.2".into());
+        revisions[2].change_cause = Some("release 1.2".into());
+        let h = History::new(
+            WorkloadKind::Deployment,
+            "ns",
+            "a",
+            revisions,
+            Current::Unknown,
+        );
+        let inherited: Vec<(bool, Option<&str>)> = h
+            .revisions
+            .iter()
+            .map(|r| (h.change_cause_inherited(r), h.own_change_cause(r)))
+            .collect();
+        assert_eq!(
+            inherited,
+            [(false, None), (false, Some("release 1.2")), (true, None)]
+        );
+        let changes = h.changes(&h.revisions[2]).unwrap();
+        assert_eq!(crate::change::summary(&changes), "nginx 1.2 -> 1.3");
+        assert_eq!(h.changes(&h.revisions[0]), None);
+        // A second revert to revision 1 writes the same cause as the first, which revision 4
+        // inherited: it is still its own.
+        let cause = Some("revert to revision 1".to_owned());
+        let of = (template::REVERT_OF, "1");
+        let mut revisions = vec![revision(1, "nginx:1.1")];
+        revisions.push(marked(2, "nginx:1.1", of, "t2"));
+        revisions.push(marked(3, "nginx:1.3", of, "t2"));
+        revisions.push(marked(4, "nginx:1.1", of, "t4"));
+        for r in &mut revisions[1..] {
+            r.change_cause.clone_from(&cause);
+        }
+        let h = History::new(
+            WorkloadKind::Deployment,
+            "ns",
+            "a",
+            revisions,
+            Current::Unknown,
+        );
+        let inherited: Vec<bool> = h
+            .revisions
+            .iter()
+            .map(|r| h.change_cause_inherited(r))
+            .collect();
+        assert_eq!(inherited, [false, false, true, false]);
+    }
+
+    #[test]
+    fn finds_a_renumbered_revision_by_its_old_number() {
+        let mut revisions = vec![revision(1, "nginx:1.1"), revision(3, "nginx:1.3")];
+        let mut undone = revision(4, "nginx:1.2");
+        undone.earlier_numbers = vec![2];
+        revisions.push(undone);
+        let h = History::new(
+            WorkloadKind::Deployment,
+            "ns",
+            "a",
+            revisions,
+            Current::Unknown,
+        );
+        let found = h.find(2).unwrap();
+        assert_eq!((found.revision.number, found.renumbered_from), (4, Some(2)));
+        let found = h.find(4).unwrap();
+        assert_eq!((found.revision.number, found.renumbered_from), (4, None));
+        assert_eq!(h.get(2).unwrap().number, 4);
+        assert!(matches!(h.find(5), Err(HistoryError::NotFound { .. })));
+    }
+
+    fn created(mut r: Revision, object: &str, second: i64) -> Revision {
+        r.object = object.to_owned();
+        r.created_at = Some(Timestamp::from_second(second).unwrap());
+        r
+    }
+
+    #[test]
+    fn duplicate_numbers_resolve_as_kubectl_rollout_undo_does() {
+        // Deployments: the oldest ReplicaSet that is not the new one (the one with the live
+        // template), else the new one.
+        let listed = |live: &str| Listed {
+            revisions: vec![
+                created(revision(2, "nginx:1.2"), "a-new", 10),
+                created(revision(2, "nginx:1.9"), "a-old", 20),
+                created(revision(1, "nginx:1.1"), "a-one", 5),
+            ],
+            unnumbered: vec![Unnumbered {
+                object: "a-odd".into(),
+                value: Some("two".into()),
+            }],
+            live: Some(revision(0, live).template),
+        };
+        let h = History::from_listed(
+            WorkloadKind::Deployment,
+            "ns",
+            "a",
+            listed("nginx:1.2"),
+            Current::Number(2),
+        );
+        assert_eq!(h.get(2).unwrap().object, "a-old");
+        let warnings: Vec<String> = h.warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            warnings,
+            [
+                "ReplicaSet a-odd has the revision number \"two\", which is not a number; it is \
+                 left out of the history and is never a revert target",
+                "revision 2 is claimed by two ReplicaSets, a-old and a-new; using a-old, as \
+                 `kubectl rollout undo` would",
+            ]
+        );
+        let h = History::from_listed(
+            WorkloadKind::Deployment,
+            "ns",
+            "a",
+            listed("nginx:1.1"),
+            Current::Number(1),
+        );
+        assert_eq!(h.get(2).unwrap().object, "a-new");
+        // ControllerRevisions: the first by name.
+        let revisions = vec![
+            created(revision(2, "nginx:1.2"), "d-b", 1),
+            created(revision(2, "nginx:1.3"), "d-a", 2),
+        ];
+        let h = History::new(
+            WorkloadKind::DaemonSet,
+            "ns",
+            "d",
+            revisions,
+            Current::Unknown,
+        );
+        assert_eq!(h.get(2).unwrap().object, "d-a");
+        assert_eq!(h.revisions.len(), 1);
+        assert_eq!(
+            h.warnings[0].to_string(),
+            "revision 2 is claimed by two ControllerRevisions, d-a and d-b; using d-a, as \
+             `kubectl rollout undo` would"
         );
     }
 }

@@ -5,19 +5,25 @@
 //! this crate answers questions about them.
 
 mod age;
+pub mod change;
 mod diff;
 mod gitops;
 mod history;
 mod kind;
 mod retry;
 mod revert;
+pub mod schema;
 mod status;
 pub mod template;
+pub mod yaml;
 
 pub use age::human_age;
+pub use change::{Change, FieldPath, Op, Segment};
 pub use diff::{TemplateDiff, diff_templates};
 pub use gitops::{GitOpsManager, gitops_manager};
-pub use history::{Container, Current, History, HistoryError, Revision};
+pub use history::{
+    Container, Current, Found, History, HistoryError, HistoryWarning, Listed, Revision, Unnumbered,
+};
 pub use kind::{UnknownKind, WorkloadKind};
 pub use retry::{ConflictRetry, Retry};
 pub use revert::{

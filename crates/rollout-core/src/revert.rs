@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use serde_json::{Map, Value};
 
-use crate::history::{History, HistoryError, Revision};
+use crate::history::{History, HistoryError, Revision, containers_at};
 use crate::{diff::TemplateDiff, template};
 
 /// What a revert restores.
@@ -148,31 +148,22 @@ fn revision_target(revision: &Revision) -> (Restored, Value, [(&'static str, Str
     )
 }
 
-/// `name=image` of each container of a template.
-fn containers(template: &Value) -> impl Iterator<Item = String> + '_ {
-    let containers = template
-        .pointer("/spec/containers")
-        .and_then(Value::as_array);
-    containers.into_iter().flatten().map(|c| {
-        let field = |k: &str| {
-            c.get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        };
-        format!("{}={}", field("name"), field("image"))
-    })
+/// `name=image` of each container of a template, init containers first as `init:name=image`.
+fn containers(template: &Value) -> impl Iterator<Item = String> {
+    let init = containers_at(template, "/spec/initContainers")
+        .into_iter()
+        .map(|c| format!("init:{c}"));
+    let regular = containers_at(template, "/spec/containers")
+        .into_iter()
+        .map(|c| c.to_string());
+    init.chain(regular)
 }
 
 /// Whether `template` is the one a plan wrote: the same revert markers, to the second.
 pub fn made_by(plan: &RevertPlan, template: &Value) -> bool {
-    [
-        template::REVERT_OF,
-        template::RESTORED_FROM,
-        template::REVERTED_AT,
-    ]
-    .iter()
-    .all(|key| template::annotation(template, key) == template::annotation(&plan.template, key))
+    template::MARKERS
+        .iter()
+        .all(|key| template::annotation(template, key) == template::annotation(&plan.template, key))
 }
 
 fn set_annotation(template: &mut Value, key: &str, value: String) {
@@ -404,6 +395,42 @@ mod tests {
             None
         );
         assert!(made_by(&plan, &plan.template));
+    }
+
+    #[test]
+    fn restores_a_renumbered_revision_by_its_old_number() {
+        // kubectl rollout undo re-used revision 2 as 4; revision 5 followed.
+        let mut h = history(
+            5,
+            &[
+                (1, template("nginx:1.16", "h1", None)),
+                (3, template("nginx:1.18", "h3", None)),
+                (4, template("nginx:1.17", "h2", None)),
+                (5, template("nginx:1.19", "h5", None)),
+            ],
+        );
+        h.revisions[2].earlier_numbers = vec![2];
+        let plan = plan_revert(&h, &live(&h), &request(Some(2))).unwrap();
+        assert_eq!(plan.target, Restored::Revision(4));
+        assert_eq!(
+            template::annotation(&plan.template, template::REVERT_OF),
+            Some("4")
+        );
+    }
+
+    #[test]
+    fn the_default_cause_names_init_containers() {
+        let mut with_init = template("nginx:1.17", "h2", None);
+        with_init["spec"]["initContainers"] = json!([{"name": "setup", "image": "busybox:1.36"}]);
+        let h = history(
+            3,
+            &[(2, with_init), (3, template("nginx:1.18", "h3", None))],
+        );
+        let plan = plan_revert(&h, &live(&h), &request(Some(2))).unwrap();
+        assert_eq!(
+            plan.change_cause,
+            "revert to revision 2: init:setup=busybox:1.36, nginx=nginx:1.17"
+        );
     }
 
     #[test]

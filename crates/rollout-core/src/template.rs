@@ -15,8 +15,13 @@ pub const REVERTED_AT: &str = "gitrollout.dev/reverted-at";
 /// The pod template annotation that marks a revision restored from a manifest at a commit.
 pub const RESTORED_FROM: &str = "gitrollout.dev/restored-from";
 
+/// The pod template annotation that marks a revision made by reverting one revision's change
+/// (`revert --change N`): the revision whose change it undid.
+pub const REVERTED_CHANGE: &str = "gitrollout.dev/reverted-change";
+
 const HASH_LABELS: [&str; 2] = ["pod-template-hash", "controller-revision-hash"];
-const MARKERS: [&str; 3] = [REVERT_OF, REVERTED_AT, RESTORED_FROM];
+/// This tool's markers: bookkeeping, like the hash labels.
+pub const MARKERS: [&str; 4] = [REVERT_OF, REVERTED_AT, RESTORED_FROM, REVERTED_CHANGE];
 
 /// The template without the controllers' hash labels, revert markers kept: what a dry run shows.
 pub fn without_hashes(template: &Value) -> Value {

@@ -38,6 +38,14 @@ pub async fn run(global: &Global, args: DiffArgs, ui: &mut Ui<'_>) -> Result<()>
     let cluster = client::connect(global).await?;
     let (workload, owned) = workload::fetch(&cluster, &target).await?;
     let history = workload.history(owned);
+    for warning in &history.warnings {
+        ui.warn(warning)?;
+    }
+    for asked in [from, to].into_iter().flatten() {
+        if let Some(note) = render::renumbered(&history, asked) {
+            ui.note(note)?;
+        }
+    }
     let (from, to) = history.diff_pair(from, to)?;
     let diff = render::revision_diff(&history, from, to);
     if let Some(command) = external_diff::command() {

@@ -32,7 +32,13 @@ pub async fn run(global: &Global, args: HistoryArgs, ui: &mut Ui<'_>) -> Result<
     let cluster = client::connect(global).await?;
     let (workload, owned) = workload::fetch(&cluster, &target).await?;
     let history = workload.history(owned);
+    for warning in &history.warnings {
+        ui.warn(warning)?;
+    }
     history.ensure_not_empty()?;
+    if let Some(note) = args.revision.and_then(|n| render::renumbered(&history, n)) {
+        ui.note(note)?;
+    }
     // Plan: which commit made each revision.
     let manifests = git.manifests(&history)?;
     let mapping = git.map(&history, manifests.as_ref());

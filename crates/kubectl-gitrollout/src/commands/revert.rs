@@ -335,6 +335,12 @@ fn resolve_target(
     ui: &mut Ui<'_>,
 ) -> Result<(Target, Commits)> {
     let history = workload.history(owned.clone());
+    for warning in &history.warnings {
+        ui.warn(warning)?;
+    }
+    if let Some(note) = to_revision.and_then(|n| render::renumbered(&history, n)) {
+        ui.note(note)?;
+    }
     let manifests = git.manifests(&history)?;
     let mapping = git.map(&history, manifests.as_ref());
     for warning in &mapping.warnings {
