@@ -11,12 +11,13 @@ use std::process::{Command, ExitCode, Stdio};
 use anyhow::{Context, Result};
 
 use crate::cluster::with_cluster;
-use crate::{env_or, krew_test};
+use crate::{env_or, krew_test, openapi};
 
 /// Runs `cargo test` over the whole workspace against the local control plane, then the krew
 /// install test (`krew-test`) and the unreferenced-snapshot check as one more test each, and ends
 /// with one line that sums up all results.
 pub fn run(root: &Path, cargo_args: &[String]) -> Result<ExitCode> {
+    ensure_pyyaml()?;
     with_cluster(root, false, |running| {
         // insta appends the path of every snapshot file a test asserts to this file, as it does
         // for `cargo insta test --unreferenced=reject`.
@@ -41,6 +42,14 @@ pub fn run(root: &Path, cargo_args: &[String]) -> Result<ExitCode> {
         let status = child.wait()?;
         let full_pass = cargo_args.is_empty() && status.success();
         count_snapshot_check(root, references.path(), full_pass, &mut totals);
+        // The merge-key table generated from the control plane's OpenAPI schema is up to date.
+        match openapi::run(root, true) {
+            Ok(()) => totals.passed += 1,
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                totals.failed += 1;
+            }
+        }
         match krew_test::run(root, running) {
             Ok(()) => totals.passed += 1,
             Err(err) => {
@@ -62,6 +71,33 @@ pub fn run(root: &Path, cargo_args: &[String]) -> Result<ExitCode> {
             ExitCode::FAILURE
         })
     })
+}
+
+/// The render tests read `-o yaml` back with PyYAML, as a YAML 1.1 reader of the output would:
+/// install it with pip when python3 lacks it.
+fn ensure_pyyaml() -> Result<()> {
+    let has_yaml = |python: &str| {
+        Command::new(python)
+            .args(["-c", "import yaml"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if has_yaml("python3") {
+        return Ok(());
+    }
+    eprintln!("installing PyYAML for the render tests (python3 -m pip install pyyaml)");
+    let installed = Command::new("python3")
+        .args(["-m", "pip", "install", "--quiet", "pyyaml"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if installed && has_yaml("python3") {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "the render tests need python3 with PyYAML, and it could not be installed with pip\nhint: \
+         install it, e.g. `apt-get install python3-yaml`"
+    )
 }
 
 /// Counts the check that every `.snap` file is one a test asserted (per `references`) into

@@ -227,3 +227,69 @@ async fn concurrent_reverts_each_tell_the_truth() {
     }
     ns.delete().await;
 }
+
+/// `record` needs two writes when the Deployment has a cause of its own; an identity that may
+/// make only the first gets a refusal, and nothing is written at all.
+#[tokio::test]
+async fn a_record_refused_halfway_writes_nothing() {
+    let ns = TestNamespace::new("fault-record-rbac").await;
+    play_deployment_story(&ns);
+    ns.kubectl_ok(&[
+        "annotate",
+        "deploy/team-app",
+        "kubernetes.io/change-cause=release 1.18",
+    ]);
+    ns.kubectl_ok(&["create", "serviceaccount", "recorder"]);
+    for (role, verbs, resource) in [
+        (
+            "read",
+            "--verb=get,list,watch",
+            "--resource=deployments.apps,replicasets.apps",
+        ),
+        ("annotate", "--verb=patch", "--resource=replicasets.apps"),
+    ] {
+        ns.kubectl_ok(&["create", "role", role, verbs, resource]);
+        let account = format!("--serviceaccount={}:recorder", ns.name);
+        let role_ref = format!("--role={role}");
+        ns.kubectl_ok(&["create", "rolebinding", role, &role_ref, &account]);
+    }
+    let kubeconfig = ns.token_kubeconfig("recorder");
+    let repo = gitrollout_tests::git::GitRepo::new();
+    let sha = repo.commit("app.yaml", "kind: Deployment\n", "Release nginx 1.18");
+    let repo_arg = repo.path().display().to_string();
+
+    let err = gitrollout_tests::output::failure(
+        gitrollout(&ns).env("KUBECONFIG", kubeconfig.path()).args([
+            "record",
+            "deploy/team-app",
+            "--commit",
+            &sha,
+            "--repo",
+            &repo_arg,
+        ]),
+        1,
+    );
+    assert!(
+        err.contains("forbidden: RBAC does not allow patch on deployments.apps")
+            && err.contains("nothing was recorded"),
+        "{err}"
+    );
+    let doc = run_json(
+        &ns,
+        &[
+            "history",
+            "deploy/team-app",
+            "-o",
+            "json",
+            "--repo",
+            &repo_arg,
+        ],
+    );
+    assert_eq!(
+        doc["revisions"][2]["commit"],
+        serde_json::Value::Null,
+        "{doc}"
+    );
+    assert_eq!(doc["revisions"][2]["changeCause"], "release 1.18", "{doc}");
+    ns.delete().await;
+}
