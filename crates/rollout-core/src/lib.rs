@@ -5,6 +5,7 @@
 //! this crate answers questions about them.
 
 mod age;
+pub mod defaults;
 mod diff;
 mod gitops;
 mod history;
