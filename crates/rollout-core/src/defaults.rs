@@ -248,10 +248,15 @@ fn handler(handler: &mut Map<String, Value>) {
     }
 }
 
-/// `SetDefaults_ObjectFieldSelector` on the `fieldRef` of `object`.
+/// `SetDefaults_ObjectFieldSelector` on the `fieldRef` of `object`, and the `divisor` of its
+/// `resourceFieldRef`: a `Quantity` struct, not a pointer, so always stored (`"0"` when unset).
 fn field_selector(object: &mut Map<String, Value>) {
     if let Some(field) = object_mut(object, "fieldRef") {
         default(field, "apiVersion", "v1".into());
+    }
+    if let Some(resource) = object_mut(object, "resourceFieldRef") {
+        default(resource, "divisor", "0".into());
+        resource.get_mut("divisor").map(canonical_quantity);
     }
 }
 
@@ -314,11 +319,13 @@ fn volume(volume: &mut Map<String, Value>) {
     if let Some(host) = object_mut(volume, "hostPath") {
         default(host, "type", "".into());
     }
-    let claim = object_mut(volume, "ephemeral")
-        .and_then(|e| object_mut(e, "volumeClaimTemplate"))
-        .and_then(|t| object_mut(t, "spec"));
+    let claim = object_mut(volume, "ephemeral").and_then(|e| object_mut(e, "volumeClaimTemplate"));
     if let Some(claim) = claim {
-        default(claim, "volumeMode", "Filesystem".into());
+        // `metadata` is an `ObjectMeta` struct, not a pointer: always stored.
+        default(claim, "metadata", Value::Object(Map::new()));
+        if let Some(spec) = object_mut(claim, "spec") {
+            default(spec, "volumeMode", "Filesystem".into());
+        }
     }
     legacy_volume(volume);
 }
@@ -606,7 +613,10 @@ mod tests {
             "livenessProbe": {"httpGet": {"port": 80}, "initialDelaySeconds": 0},
             "readinessProbe": {"grpc": {"port": 9000}, "periodSeconds": 5},
             "lifecycle": {"preStop": {"httpGet": {"port": "http", "path": "/stop"}}},
-            "env": [{"name": "P", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+            "env": [{"name": "P", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                    {"name": "C", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu"}}},
+                    {"name": "M", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory",
+                                                                      "divisor": "1024Ki"}}}],
         }]}}));
         let container = &stored["spec"]["containers"][0];
         assert_eq!(container["imagePullPolicy"], "IfNotPresent");
@@ -654,8 +664,8 @@ mod tests {
             "v1"
         );
         assert_eq!(
-            volumes[5]["ephemeral"]["volumeClaimTemplate"]["spec"],
-            json!({"storageClassName": "", "volumeMode": "Filesystem"})
+            volumes[5]["ephemeral"]["volumeClaimTemplate"],
+            json!({"metadata": {}, "spec": {"storageClassName": "", "volumeMode": "Filesystem"}})
         );
     }
 
