@@ -9,7 +9,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{gitrollout, run_json};
+use common::{gitrollout, revisions_of, run_json, stderr, stdout};
 use gitrollout_tests::TestNamespace;
 use gitrollout_tests::git::GitRepo;
 use rollout_core::template::normalize;
@@ -271,7 +271,8 @@ async fn a_relative_path_is_read_from_the_repo_dir_not_the_current_directory() {
         .args(["--repo", &repo_arg, "--path", file])
         .assert()
         .success();
-    let doc: Value = serde_json::from_slice(&run.get_output().stdout).unwrap();
+    let doc: Value = serde_json::from_str(&stdout(&run)).unwrap();
+    assert_eq!(revisions_of(&doc), [(1, "nginx:1.16".to_owned(), true)]);
     assert_eq!(doc["revisions"][0]["commit"]["sha"], sha.as_str());
 
     // The root of the repository is not a manifest.
@@ -287,7 +288,7 @@ async fn a_relative_path_is_read_from_the_repo_dir_not_the_current_directory() {
         ])
         .assert()
         .code(1);
-    let err = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
+    let err = stderr(&run);
     assert!(err.contains("is the root of the repository"), "{err}");
     assert!(
         err.contains("hint: pass the manifest's file with --path"),
