@@ -3,6 +3,8 @@
 
 use std::hash::{Hash, Hasher};
 
+use gix::bstr::ByteSlice;
+
 use rollout_core::{defaults, template};
 use serde::Deserialize;
 use serde_json::Value;
@@ -12,8 +14,8 @@ use serde_json::Value;
 /// the server's defaults applied (see [`rollout_core::defaults`]). So it compares exactly with a
 /// live template, and a diff against a live template shows only real changes.
 pub fn workload_template(content: &[u8], kind: &str, name: &str) -> Result<Option<Value>, String> {
-    let text = std::str::from_utf8(content).map_err(|e| e.to_string())?;
-    for document in candidates(text, kind, name) {
+    for document in candidates(content, kind, name) {
+        let document = std::str::from_utf8(document).map_err(|e| e.to_string())?;
         if let Some(template) = parse(document, kind, name)? {
             return Ok(Some(defaults::pod_template(&template)));
         }
@@ -22,27 +24,20 @@ pub fn workload_template(content: &[u8], kind: &str, name: &str) -> Result<Optio
 }
 
 /// The documents of a multi-document YAML text that may define `kind`/`name`: those that
-/// mention both. A cheap scan: only these are parsed.
-fn candidates<'a>(text: &'a str, kind: &'a str, name: &'a str) -> impl Iterator<Item = &'a str> {
-    documents(text).filter(move |d| d.contains(kind) && d.contains(name))
+/// mention both. A cheap scan (SIMD substring search, no line splitting): only these are
+/// parsed.
+fn candidates<'a>(text: &'a [u8], kind: &'a str, name: &'a str) -> impl Iterator<Item = &'a [u8]> {
+    documents(text).filter(move |d| d.find(name).is_some() && d.find(kind).is_some())
 }
 
 /// The documents of a YAML stream, split at the `---` lines that start them.
-fn documents(text: &str) -> impl Iterator<Item = &str> {
-    let mut rest = Some(text);
-    std::iter::from_fn(move || {
-        let text = rest?;
-        let mut offset = 0;
-        for line in text.split_inclusive('\n') {
-            if offset > 0 && line.starts_with("---") {
-                rest = Some(&text[offset..]);
-                return Some(&text[..offset]);
-            }
-            offset += line.len();
-        }
-        rest = None;
-        Some(text)
-    })
+fn documents(text: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let starts = std::iter::once(0).chain(text.find_iter("\n---").map(|at| at + 1));
+    let ends = starts.clone().skip(1).chain(std::iter::once(text.len()));
+    starts
+        .zip(ends)
+        .filter(|(start, end)| start < end)
+        .map(|(start, end)| &text[start..end])
 }
 
 /// The pod template of `kind`/`name` in one YAML document, or in the items of a `kind: List`.
@@ -127,9 +122,8 @@ impl<'w> Reader<'w> {
 
     /// The workload's content in `file`, or `None` when the file does not define it.
     pub fn read(&mut self, file: &[u8]) -> Result<Option<&Content>, String> {
-        let text = std::str::from_utf8(file).map_err(|e| e.to_string())?;
         let mut hasher = std::hash::DefaultHasher::new();
-        candidates(text, self.kind, self.name).for_each(|d| d.hash(&mut hasher));
+        candidates(file, self.kind, self.name).for_each(|d| d.hash(&mut hasher));
         let key = hasher.finish();
         if self.last.as_ref().is_none_or(|(last, _)| *last != key) {
             self.last = None;
@@ -147,15 +141,16 @@ mod tests {
 
     #[test]
     fn splits_documents_at_their_separators() {
-        let text = "a: 1\n---\nb: 2\n--- # c\nc: 3\n";
+        let split = |text: &str| -> Vec<String> {
+            documents(text.as_bytes())
+                .map(|d| String::from_utf8_lossy(d).into_owned())
+                .collect()
+        };
         assert_eq!(
-            documents(text).collect::<Vec<_>>(),
+            split("a: 1\n---\nb: 2\n--- # c\nc: 3\n"),
             ["a: 1\n", "---\nb: 2\n", "--- # c\nc: 3\n"]
         );
-        assert_eq!(
-            documents("---\na: 1\n").collect::<Vec<_>>(),
-            ["---\na: 1\n"]
-        );
+        assert_eq!(split("---\na: 1\n"), ["---\na: 1\n"]);
     }
 
     #[test]

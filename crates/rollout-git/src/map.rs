@@ -108,7 +108,7 @@ impl ManifestHistory {
         if !matcher.done() {
             repo.for_each_version(path, |commit, content| {
                 versions += 1;
-                let found = match reader.read(&content) {
+                let found = match reader.read(content) {
                     Ok(found) => found,
                     Err(err) => {
                         invalid += 1;

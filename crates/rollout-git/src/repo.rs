@@ -7,6 +7,7 @@ use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 
 use gix::ObjectId;
+use gix::prelude::FindExt;
 use gix::revision::walk::Sorting;
 use gix::traverse::commit::simple::CommitTimeOrder;
 
@@ -233,7 +234,7 @@ impl Repo {
     pub fn file_history(&self, path: &str) -> Result<Vec<(CommitInfo, Vec<u8>)>> {
         let mut versions = Vec::new();
         self.for_each_version(path, |commit, content| {
-            versions.push((commit, content));
+            versions.push((commit, content.to_vec()));
             Ok(ControlFlow::Continue(()))
         })?;
         Ok(versions)
@@ -242,12 +243,12 @@ impl Repo {
     /// Calls `visit` with each commit reachable from HEAD that changed `path` (added it, or gave
     /// it content that none of its parents has, as `git log -- PATH` lists them), newest first by
     /// commit time, with the file's content there, until `visit` breaks. One version is in memory
-    /// at a time. The commit-graph, when the repository has one, gives parents and root trees
-    /// without inflating commits.
+    /// at a time, in one buffer. The commit-graph, when the repository has one, gives parents and
+    /// root trees without inflating commits.
     pub fn for_each_version(
         &self,
         path: &str,
-        mut visit: impl FnMut(CommitInfo, Vec<u8>) -> Result<ControlFlow<()>>,
+        mut visit: impl FnMut(CommitInfo, &[u8]) -> Result<ControlFlow<()>>,
     ) -> Result<()> {
         let Ok(head) = self.repo.head_id() else {
             return Ok(());
@@ -261,6 +262,10 @@ impl Repo {
             .map_err(|e| self.read_error(e))?;
         let graph = self.repo.commit_graph_if_enabled().ok().flatten();
         let mut lookup = PathLookup::new(path);
+        // Versions are read once each: caching them would only copy megabytes around.
+        let mut blobs = self.repo.objects.clone();
+        blobs.unset_object_cache();
+        let mut buffer = Vec::new();
         // The blob of `path` in commits seen as parents but not yet visited themselves.
         let mut pending: HashMap<ObjectId, Option<ObjectId>> = HashMap::new();
         for info in walk {
@@ -285,8 +290,10 @@ impl Repo {
             }
             if changed {
                 let commit = info.object().map_err(|e| self.read_error(e))?;
-                let content = self.blob(blob)?;
-                if visit(self.info(&commit)?, content)?.is_break() {
+                let content = blobs
+                    .find_blob(&blob, &mut buffer)
+                    .map_err(|e| self.read_error(e))?;
+                if visit(self.info(&commit)?, content.data)?.is_break() {
                     break;
                 }
             }
