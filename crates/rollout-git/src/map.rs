@@ -82,13 +82,15 @@ pub struct Mapping {
 /// The commits of a manifest file that the revisions of one workload were made from.
 ///
 /// Matching is exact: the manifest's pod template with the server's defaults applied
-/// ([`crate::workload_template`]) must equal the live one, bookkeeping aside. Each revision gets the
-/// commit that changed the workload's template to its content: the oldest commit of the newest
-/// run of versions with that template, not newer than the revision, so a commit that changed
-/// only another document of the file never takes a revision. Revisions and commits are matched
-/// as two ordered sequences (newest revision to the newest commits), so each revision searches
-/// only the commits between its neighbours' commits; the walk stops as soon as every revision is
-/// decided, and reads one version at a time.
+/// ([`crate::workload_template`]) must equal the live one, bookkeeping aside. Each revision gets
+/// the commit that changed the workload's template to its content: the oldest commit of the
+/// newest run of versions with that template, not newer than the revision, so a commit that
+/// changed only another document of the file never takes a revision. Revisions (by number) and
+/// commits are matched as two ordered sequences, newest first, so each revision searches only
+/// the commits between its neighbours' commits: a version matching a revision decides every
+/// newer revision still unmatched (made by hand, or by `kubectl rollout undo`) as having no
+/// commit. The walk stops as soon as every revision is decided, and reads one version at a
+/// time.
 #[derive(Debug)]
 pub struct ManifestHistory {
     pub path: String,
@@ -180,22 +182,21 @@ struct Matcher {
 
 impl Matcher {
     fn new(history: &History) -> Self {
-        let mut revisions: Vec<&Revision> = history.revisions.iter().collect();
-        // A revision `kubectl rollout undo` re-used keeps its place: its first number, and the
-        // time its object was made.
-        revisions.sort_by_key(|r| {
-            let first = r.earlier_numbers.iter().copied().fold(r.number, u64::min);
-            (r.created_at, first)
-        });
         let mut targets: Vec<Target> = Vec::new();
         let mut repeats = Vec::new();
-        for revision in revisions {
+        // By number: a revision `kubectl rollout undo` or a re-apply re-used takes the place of
+        // its newest use, and its object's creation time is that of its first use, so it does
+        // not bound its commit's time.
+        for revision in &history.revisions {
             let content = Content::new(&revision.template);
+            let created_at = revision
+                .created_at
+                .filter(|_| revision.earlier_numbers.is_empty());
             match targets.iter().position(|t| t.content == content) {
                 Some(older) => repeats.push((revision.number, older)),
                 None => targets.push(Target {
                     number: revision.number,
-                    created_at: revision.created_at,
+                    created_at,
                     content,
                 }),
             }

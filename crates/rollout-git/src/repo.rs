@@ -38,8 +38,6 @@ pub enum GitError {
         workload: String,
         commits: usize,
     },
-    #[error("{path} already has this content: there is nothing to commit")]
-    Unchanged { path: String },
     #[error(
         "{path} is a symbolic link\nhint: name the file it points to, so only that file is written"
     )]
@@ -397,17 +395,6 @@ impl Repo {
         let sha = self.git(&["rev-parse", "HEAD"])?;
         let written = Repo::discover(&self.workdir)?.resolve(sha.trim())?;
         Ok(Written::Committed(written))
-    }
-
-    /// [`Repo::write_commit`] for callers that need a commit: a file that already has `content`
-    /// is an error that says so.
-    pub fn commit_file(&self, path: &str, content: &[u8], message: &str) -> Result<CommitInfo> {
-        match self.write_commit(path, content, message)? {
-            Written::Committed(commit) => Ok(commit),
-            Written::Unchanged => Err(GitError::Unchanged {
-                path: path.to_owned(),
-            }),
-        }
     }
 
     fn git(&self, args: &[&str]) -> Result<String> {
