@@ -296,3 +296,112 @@ async fn a_relative_path_is_read_from_the_repo_dir_not_the_current_directory() {
     );
     ns.delete().await;
 }
+
+/// The plugin with PATH, so it can run git.
+fn with_path(ns: &TestNamespace) -> assert_cmd::Command {
+    let mut cmd = gitrollout(ns);
+    cmd.env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    cmd
+}
+
+#[tokio::test]
+async fn reverts_to_commits_find_revisions_and_commit_only_what_changes() {
+    let ns = TestNamespace::new("revert-commits").await;
+    let repo = GitRepo::new();
+    let file = "deploy/app.yaml";
+    let mut shas = Vec::new();
+    // The fourth commit brings 1.16 back: the controller re-uses revision 1 as revision 3.
+    for (api, message) in [
+        ("nginx:1.16", "Api 1.16"),
+        ("nginx:1.17", "Api 1.17"),
+        ("nginx:1.16", "Back to 1.16"),
+        ("nginx:1.18", "Api 1.18"),
+    ] {
+        shas.push(repo.commit(file, &two_workloads(api, "busybox:1"), message));
+        apply(&ns, &repo, file, &["api"]);
+    }
+    let path = repo.path().join(file).display().to_string();
+    assert_eq!(
+        commits(&ns, "deployment/api", repo.path(), &path),
+        [
+            (2, shas[1].clone()),
+            (3, shas[2].clone()),
+            (4, shas[3].clone())
+        ]
+    );
+    let repo_arg = repo.path().display().to_string();
+    let revert = |args: &[&str]| {
+        let mut cmd = with_path(&ns);
+        cmd.args([
+            "revert",
+            "deployment/api",
+            "--repo",
+            &repo_arg,
+            "--path",
+            &path,
+        ])
+        .args(args);
+        cmd
+    };
+
+    // The first commit's revision is shown with the newer commit that made it again: reverting
+    // to the first commit restores that revision, not a copy of the manifest.
+    let run = revert(&["--to-commit", &shas[0][..8]]).assert().success();
+    assert_eq!(
+        stdout(&run),
+        "deployment.apps/api reverted to revision 3 as revision 5\n"
+    );
+    // Reverting to what runs already is refused, whichever commit names it.
+    let run = revert(&["--to-commit", &shas[0][..8]]).assert().code(1);
+    assert!(
+        stderr(&run).contains("nothing to revert"),
+        "{}",
+        stderr(&run)
+    );
+
+    // FILE already has the content of the target's commit: the cluster is reverted, no commit.
+    let head = repo.git(&["rev-parse", "HEAD"]);
+    let run = revert(&["--to-commit", &shas[3], "--git"])
+        .assert()
+        .success();
+    assert_eq!(
+        stdout(&run),
+        format!(
+            "deployment.apps/api reverted to revision 4 as revision 6\n{file} already matches \
+             commit {}: no commit\n",
+            &shas[3][..7]
+        )
+    );
+    assert_eq!(repo.git(&["rev-parse", "HEAD"]), head);
+
+    // A hook refuses the commit after the cluster changed: one line and a hint that say what
+    // each holds, and nothing left staged.
+    let hook = repo.path().join(".git/hooks/pre-commit");
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\necho 'lint: app.yaml is not formatted' >&2\nexit 1\n",
+    )
+    .unwrap();
+    let mut permissions = std::fs::metadata(&hook).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&hook, permissions).unwrap();
+    let run = revert(&["--to-commit", &shas[1], "--git"]).assert().code(1);
+    let err = stderr(&run);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!(
+            "error: deployment.apps/api was reverted to revision 2 as revision 7, but git did \
+             not commit {file}: lint: app.yaml is not formatted"
+        ),
+        "{err}"
+    );
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(
+        lines[1].starts_with("hint: the cluster runs revision 7; "),
+        "{err}"
+    );
+    assert_eq!(repo.git(&["diff", "--cached", "--name-only"]), "");
+    assert_eq!(repo.git(&["rev-parse", "HEAD"]), head);
+    ns.delete().await;
+}
