@@ -470,6 +470,132 @@ mod tests {
         );
     }
 
+    fn history(revisions: Vec<Revision>) -> History {
+        let current = rollout_core::Current::Number(revisions.len() as u64);
+        History::new(
+            rollout_core::WorkloadKind::Deployment,
+            "ns",
+            "app",
+            revisions,
+            current,
+        )
+    }
+
+    /// Feeds versions (newest first, by image; `None` where the file lacks the workload) to a
+    /// matcher; returns the commit of each revision and how many versions were read.
+    fn check(history: &History, versions: &[Option<&str>]) -> (Vec<(u64, String)>, usize) {
+        let mut matcher = Matcher::new(history);
+        let mut read = 0;
+        for (i, image) in versions.iter().enumerate() {
+            let content = image.map(|image| {
+                Content::new(&json!({"spec": {"containers": [{"name": "app", "image": image}]}}))
+            });
+            read += 1;
+            let commit = CommitInfo {
+                sha: format!("c{}", versions.len() - i),
+                subject: String::new(),
+                author: String::new(),
+                time: jiff::Timestamp::from_second(500).unwrap(),
+            };
+            if matcher.feed(commit, content.as_ref()).is_break() {
+                break;
+            }
+        }
+        let found = matcher.finish();
+        (found.into_iter().map(|(n, c)| (n, c.sha)).collect(), read)
+    }
+
+    fn found(pairs: &[(u64, &str)]) -> Vec<(u64, String)> {
+        pairs.iter().map(|(n, c)| (*n, (*c).to_owned())).collect()
+    }
+
+    #[test]
+    fn each_revision_gets_the_commit_that_changed_its_workload() {
+        let h = history(vec![
+            revision(1, "a:1", &[]),
+            revision(2, "a:2", &[]),
+            revision(3, "a:3", &[]),
+        ]);
+        // c3 and c5 changed only another document of the file.
+        let versions = [
+            Some("a:3"),
+            Some("a:3"),
+            Some("a:2"),
+            Some("a:2"),
+            Some("a:1"),
+            Some("a:1"),
+        ];
+        let (commits, read) = check(&h, &versions);
+        assert_eq!(commits, found(&[(1, "c1"), (2, "c3"), (3, "c5")]));
+        assert_eq!(read, 6);
+    }
+
+    #[test]
+    fn a_hand_made_revision_gets_no_commit_and_the_walk_stops_early() {
+        let h = history(vec![
+            revision(1, "a:1", &[]),
+            revision(2, "a:2", &[]),
+            revision(3, "a:hand", &[]),
+        ]);
+        let versions = [Some("a:2"), Some("a:1"), Some("a:0"), Some("a:hand"), None];
+        let (commits, read) = check(&h, &versions);
+        // The version with the hand-made content is older than revision 2's commit: not taken.
+        assert_eq!(commits, found(&[(1, "c4"), (2, "c5")]));
+        assert_eq!(read, 3, "the walk stops once revision 1's run has ended");
+    }
+
+    #[test]
+    fn a_revision_made_out_of_order_gets_no_commit() {
+        // Revision 3 re-applied an old manifest: the newer revision 2 was matched further back.
+        let h = history(vec![
+            revision(1, "a:1", &[]),
+            revision(2, "a:3", &[]),
+            revision(3, "a:2", &[]),
+        ]);
+        let (commits, _) = check(&h, &[Some("a:3"), Some("a:2"), Some("a:1")]);
+        assert_eq!(commits, found(&[(1, "c1"), (2, "c3")]));
+    }
+
+    #[test]
+    fn a_revert_gets_the_commit_of_the_revision_it_restored() {
+        let mut revert = revision(3, "a:1", &[]);
+        revert.template["metadata"] = json!({"annotations": {"gitrollout.dev/revert-of": "1"}});
+        let h = history(vec![
+            revision(1, "a:1", &[]),
+            revision(2, "a:2", &[]),
+            revert,
+        ]);
+        let (commits, _) = check(&h, &[Some("a:2"), Some("a:1")]);
+        assert_eq!(commits, found(&[(1, "c1"), (2, "c2"), (3, "c1")]));
+    }
+
+    #[test]
+    fn a_commit_newer_than_the_revision_is_not_its_commit() {
+        let mut late = revision(1, "a:1", &[]);
+        late.created_at = Some(jiff::Timestamp::from_second(100).unwrap());
+        let (commits, read) = check(&history(vec![late]), &[Some("a:1")]);
+        assert_eq!((commits, read), (found(&[]), 1));
+    }
+
+    #[test]
+    fn a_restore_from_a_commit_is_attributed_as_recorded() {
+        let sha = "c".repeat(40);
+        let mut restored = revision(2, "a:1", &[]);
+        restored.template["metadata"] =
+            json!({"annotations": {"gitrollout.dev/restored-from": sha.clone()}});
+        // The marker stays in the template of the next revision, which must not inherit it.
+        let mut inherited = revision(3, "a:3", &[]);
+        inherited.template["metadata"] = restored.template["metadata"].clone();
+        let h = history(vec![revision(1, "a:0", &[]), restored, inherited]);
+        let mapping = map_commits(&h, None, None);
+        let found: Vec<(u64, String, String)> = mapping
+            .commits
+            .iter()
+            .map(|(n, c)| (*n, c.sha.clone(), c.source.to_string()))
+            .collect();
+        assert_eq!(found, [(2, sha, "restored from".to_owned())]);
+    }
+
     #[test]
     fn shas_are_7_to_40_hex_digits() {
         assert!(is_sha("abc1234"));
