@@ -24,20 +24,21 @@ pub fn workload_template(content: &[u8], kind: &str, name: &str) -> Result<Optio
 }
 
 /// The documents of a multi-document YAML text that may define `kind`/`name`: those that
-/// mention both. A cheap scan (SIMD substring search, no line splitting): only these are
-/// parsed.
+/// mention both. A cheap scan: a SIMD substring search for the name over the whole text, then
+/// only around each place it occurs, for the document's bounds and the kind. Only these
+/// documents are parsed.
 fn candidates<'a>(text: &'a [u8], kind: &'a str, name: &'a str) -> impl Iterator<Item = &'a [u8]> {
-    documents(text).filter(move |d| d.find(name).is_some() && d.find(kind).is_some())
-}
-
-/// The documents of a YAML stream, split at the `---` lines that start them.
-fn documents(text: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let starts = std::iter::once(0).chain(text.find_iter("\n---").map(|at| at + 1));
-    let ends = starts.clone().skip(1).chain(std::iter::once(text.len()));
-    starts
-        .zip(ends)
-        .filter(|(start, end)| start < end)
-        .map(|(start, end)| &text[start..end])
+    let mut done = 0;
+    text.find_iter(name).filter_map(move |at| {
+        if at < done {
+            return None;
+        }
+        let start = text[..at].rfind("\n---").map_or(0, |s| s + 1);
+        let end = text[at..].find("\n---").map_or(text.len(), |e| at + e + 1);
+        done = end;
+        let document = &text[start..end];
+        document.find(kind).is_some().then_some(document)
+    })
 }
 
 /// The pod template of `kind`/`name` in one YAML document, or in the items of a `kind: List`.
@@ -140,17 +141,20 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn splits_documents_at_their_separators() {
-        let split = |text: &str| -> Vec<String> {
-            documents(text.as_bytes())
-                .map(|d| String::from_utf8_lossy(d).into_owned())
-                .collect()
-        };
+    fn candidates_are_the_documents_that_mention_kind_and_name() {
+        let text = "kind: Service\nmetadata: {name: app}\n---\nkind: Deployment\nmetadata: \
+                    {name: app}\nspec: {serviceName: app}\n--- # c\nkind: Deployment\nmetadata: \
+                    {name: other}\n---\nkind: Deployment\nname: app\n";
+        let found: Vec<String> = candidates(text.as_bytes(), "Deployment", "app")
+            .map(|d| String::from_utf8_lossy(d).into_owned())
+            .collect();
         assert_eq!(
-            split("a: 1\n---\nb: 2\n--- # c\nc: 3\n"),
-            ["a: 1\n", "---\nb: 2\n", "--- # c\nc: 3\n"]
+            found,
+            [
+                "---\nkind: Deployment\nmetadata: {name: app}\nspec: {serviceName: app}\n",
+                "---\nkind: Deployment\nname: app\n",
+            ]
         );
-        assert_eq!(split("---\na: 1\n"), ["---\na: 1\n"]);
     }
 
     #[test]

@@ -108,6 +108,13 @@ impl Repo {
         let mut repo = gix::discover(dir).map_err(|_| not_a_repo())?;
         // Enough for the commits and trees of a walk; blobs are read once each.
         repo.object_cache_size_if_unset(4 * 1024 * 1024);
+        // Root trees are long delta chains, one per commit: 64 cached bases (gix's default)
+        // let every lookup inflate its chain again.
+        repo.objects.set_pack_cache(|| {
+            Box::new(gix::odb::pack::cache::lru::StaticLinkedList::<1024>::new(
+                6 * 1024 * 1024,
+            ))
+        });
         let workdir = repo.workdir().ok_or_else(not_a_repo)?.to_path_buf();
         let workdir = workdir.canonicalize().unwrap_or(workdir);
         Ok(Repo { repo, workdir })
@@ -263,6 +270,12 @@ impl Repo {
         // Versions are read once each: caching them would only copy megabytes around.
         let mut blobs = self.repo.objects.clone();
         blobs.unset_object_cache();
+        // Versions are deltas of the version read just before: that one is the base to keep.
+        blobs.set_pack_cache(|| {
+            Box::new(gix::odb::pack::cache::lru::StaticLinkedList::<4>::new(
+                16 * 1024 * 1024,
+            ))
+        });
         let mut buffer = Vec::new();
         // The blob of `path` in commits seen as parents but not yet visited themselves.
         let mut pending: HashMap<ObjectId, Option<ObjectId>> = HashMap::new();
