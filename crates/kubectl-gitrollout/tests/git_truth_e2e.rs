@@ -405,3 +405,64 @@ async fn reverts_to_commits_find_revisions_and_commit_only_what_changes() {
     assert_eq!(repo.git(&["rev-parse", "HEAD"]), head);
     ns.delete().await;
 }
+
+#[tokio::test]
+async fn the_dry_run_of_a_restore_from_a_manifest_shows_only_real_changes() {
+    let ns = TestNamespace::new("restore-diff").await;
+    let repo = GitRepo::new();
+    let file = "deploy/app.yaml";
+    let mut shas = Vec::new();
+    for api in ["nginx:1.16", "nginx:1.17", "nginx:1.18"] {
+        let manifest = two_workloads(api, "busybox:1").replace(
+            "  replicas: 1\n  selector:\n    matchLabels:\n      app: api\n",
+            "  replicas: 1\n  revisionHistoryLimit: 0\n  selector:\n    matchLabels:\n      app: api\n",
+        );
+        shas.push(repo.commit(file, &manifest, api));
+        apply(&ns, &repo, file, &["api"]);
+    }
+    let path = repo.path().join(file).display().to_string();
+    let repo_arg = repo.path().display().to_string();
+    // The first revision is pruned: its template comes from the manifest, defaults applied.
+    let run = with_path(&ns)
+        .args([
+            "revert",
+            "deployment/api",
+            "--dry-run",
+            "--to-commit",
+            &shas[0],
+        ])
+        .args(["--repo", &repo_arg, "--path", &path])
+        .assert()
+        .success();
+    let diff = stdout(&run);
+    let note = stderr(&run);
+    assert!(
+        note.contains(&format!("would be reverted to commit {}", &shas[0][..7])),
+        "{note}"
+    );
+    let changed: Vec<&str> = diff
+        .lines()
+        .filter(|l| (l.starts_with('+') || l.starts_with('-')) && !l.starts_with("+++"))
+        .filter(|l| !l.starts_with("---"))
+        .collect();
+    assert!(
+        changed
+            .iter()
+            .any(|l| l.starts_with('-') && l.ends_with("image: nginx:1.18"))
+            && changed
+                .iter()
+                .any(|l| l.starts_with('+') && l.ends_with("image: nginx:1.16")),
+        "{diff}"
+    );
+    // Besides the image, only this tool's markers change: no server default shows as removed.
+    let others: Vec<&&str> = changed
+        .iter()
+        .filter(|l| !l.contains("image: nginx:"))
+        .filter(|l| {
+            !l.contains("gitrollout.dev/")
+                && !l.trim_start_matches(['+', '-']).trim().eq("annotations:")
+        })
+        .collect();
+    assert!(others.is_empty(), "{diff}");
+    ns.delete().await;
+}
