@@ -234,17 +234,6 @@ impl Repo {
         }
     }
 
-    /// The commits reachable from HEAD that changed `path`, newest first, each with the content
-    /// the file has there. Holds every version: for small histories and tests.
-    pub fn file_history(&self, path: &str) -> Result<Vec<(CommitInfo, Vec<u8>)>> {
-        let mut versions = Vec::new();
-        self.for_each_version(path, |commit, content| {
-            versions.push((commit, content.to_vec()));
-            Ok(ControlFlow::Continue(()))
-        })?;
-        Ok(versions)
-    }
-
     /// Calls `visit` with each commit reachable from HEAD that changed `path` (added it, or gave
     /// it content that none of its parents has, as `git log -- PATH` lists them), newest first by
     /// commit time, with the file's content there, until `visit` breaks. One version is in memory

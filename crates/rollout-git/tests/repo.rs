@@ -85,21 +85,30 @@ fn reads_a_file_at_a_commit_and_its_history() {
         b"image: nginx:1.16\n"
     );
     assert_eq!(git.file_at(&shas[0], "README.md").unwrap(), None);
-    let history: Vec<(String, String)> = git
-        .file_history("deploy/app.yaml")
-        .unwrap()
-        .into_iter()
-        .map(|(c, content)| (c.sha, String::from_utf8(content).unwrap()))
-        .collect();
+    let versions = |path: &str, stop_after: usize| {
+        let mut seen = Vec::new();
+        git.for_each_version(path, |commit, content| {
+            seen.push((commit.sha, String::from_utf8(content.to_vec()).unwrap()));
+            Ok(if seen.len() == stop_after {
+                std::ops::ControlFlow::Break(())
+            } else {
+                std::ops::ControlFlow::Continue(())
+            })
+        })
+        .unwrap();
+        seen
+    };
     assert_eq!(
-        history,
+        versions("deploy/app.yaml", usize::MAX),
         [
             (shas[2].clone(), "image: nginx:1.18\n".to_owned()),
             (shas[1].clone(), "image: nginx:1.17\n".to_owned()),
             (shas[0].clone(), "image: nginx:1.16\n".to_owned()),
         ]
     );
-    assert!(git.file_history("missing.yaml").unwrap().is_empty());
+    // The walk stops when asked to.
+    assert_eq!(versions("deploy/app.yaml", 1).len(), 1);
+    assert!(versions("missing.yaml", usize::MAX).is_empty());
 }
 
 #[test]
