@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use rollout_core::History;
-use rollout_git::{CommitInfo, ManifestHistory, Mapping, Repo, map_commits};
+use rollout_git::{CommitInfo, GitError, ManifestHistory, Mapping, Repo, map_commits};
 
 /// The repository (given with `--repo`, or the one around the current directory) and the
 /// manifest file in it (`--path`).
@@ -17,16 +17,21 @@ pub struct GitContext {
 
 impl GitContext {
     /// Opens what the flags name. Without `--repo`, a current directory outside any repository
-    /// just means no repository: every command works without one.
+    /// just means no repository: every command works without one. A relative `--path` is
+    /// relative to `--repo DIR` when that is given (as `git -C DIR` reads paths), else to the
+    /// current directory.
     pub fn open(repo: Option<&PathBuf>, path: Option<&PathBuf>) -> Result<Self> {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let repo_dir = repo;
         let repo = match repo {
-            Some(dir) => Some(Repo::discover(dir)?),
-            None => std::env::current_dir()
-                .ok()
-                .and_then(|cwd| Repo::discover(&cwd).ok()),
+            Some(dir) => Some(Repo::discover(dir).map_err(with_hint)?),
+            None => Repo::discover(&cwd).ok(),
         };
         let path = match (path, &repo) {
-            (Some(path), Some(repo)) => Some(repo.relative_path(path)?),
+            (Some(path), Some(repo)) => {
+                let base = repo_dir.map_or(cwd.as_path(), PathBuf::as_path);
+                Some(repo.relative_path(path, base).map_err(with_hint)?)
+            }
             (Some(path), None) => bail!(
                 "--path {} needs a git repository, and the current directory is not in one\n\
                  hint: pass the repository with --repo DIR",
@@ -52,7 +57,9 @@ impl GitContext {
         let (Some(repo), Some(path)) = (&self.repo, &self.path) else {
             return Ok(None);
         };
-        Ok(Some(ManifestHistory::read(repo, path, history)?))
+        Ok(Some(
+            ManifestHistory::read(repo, path, history).map_err(with_hint)?,
+        ))
     }
 
     /// The commit of each revision that has one, and warnings about manifest versions that had
@@ -63,8 +70,26 @@ impl GitContext {
 
     /// Resolves a REF in the repository.
     pub fn resolve(&self, reference: &str) -> Result<CommitInfo> {
-        Ok(self
-            .require_repo(&format!("resolving {reference:?}"))?
-            .resolve(reference)?)
+        self.require_repo(&format!("resolving {reference:?}"))?
+            .resolve(reference)
+            .map_err(with_hint)
     }
+}
+
+/// A library error with the hint that names this command's flags.
+pub fn with_hint(err: GitError) -> anyhow::Error {
+    let hint = match &err {
+        GitError::NotARepository { .. } => "pass the repository of the manifests with --repo DIR",
+        GitError::OutsideRepository { .. } | GitError::RepositoryRoot { .. } => {
+            "pass the manifest's file with --path, relative to --repo DIR when given, else to \
+             the current directory"
+        }
+        GitError::NotInRepository { .. } => {
+            "pass the manifest's path with --path, relative to --repo DIR when given, else to \
+             the current directory"
+        }
+        GitError::NotDefined { .. } => "pass the manifest of this workload with --path",
+        _ => return err.into(),
+    };
+    anyhow!("{err}\nhint: {hint}")
 }

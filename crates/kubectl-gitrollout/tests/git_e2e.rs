@@ -269,7 +269,11 @@ async fn revisions_trace_to_the_commits_that_made_them() {
 async fn git_errors_name_the_ref_the_path_and_the_repository() {
     let repo = Manifests::new();
     let ns = TestNamespace::new("git-errors").await;
-    repo.commit(FILE, "kind: [not yaml\n", "Break the manifest");
+    repo.commit(
+        FILE,
+        "kind: Deployment\nmetadata: {name: team-app\n",
+        "Break the manifest",
+    );
     let good = repo.commit(FILE, &manifest("1.16"), "Release nginx 1.16");
     repo.commit(
         "svc.yaml",
@@ -327,7 +331,8 @@ async fn git_errors_name_the_ref_the_path_and_the_repository() {
     );
 
     // A commit whose manifest is not YAML is skipped with a warning; the rest still maps.
-    // Revision 2 (by hand) matches no version, so every version is looked at.
+    // Revision 2 (by hand) matches no version; the broken version is read to end the run of
+    // versions that made revision 1.
     ns.release("deployment/team-app", "nginx=nginx:1.17");
     let file = repo.file().display().to_string();
     let run = with_path(&ns)

@@ -6,6 +6,7 @@
 
 mod age;
 pub mod change;
+pub mod defaults;
 mod diff;
 mod gitops;
 mod history;

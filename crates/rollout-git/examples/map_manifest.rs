@@ -1,57 +1,122 @@
 //! Maps revisions to the commits of a manifest, as `history --path` does, over a repository's
 //! whole history. Used by `bench/git-mapping.sh`.
 //!
-//! `cargo run --release -p rollout-git --example map_manifest -- REPO FILE KIND NAME [REF...]`
+//! `map_manifest capture REPO FILE KIND NAME N [handmade] > REVISIONS.json` writes the pod
+//! templates of N revisions made from the N newest templates FILE gave the workload, oldest
+//! first, as the API server stores them (defaults applied), the revisions a workload keeps in
+//! its history. With `handmade`, a newest revision made by hand follows
+//! (`kubectl set env ... HANDMADE=1` on the last one), which no commit made.
 //!
-//! Each REF stands for one deployed revision whose pod template is FILE's at REF.
+//! `map_manifest map REPO FILE KIND NAME REVISIONS.json` maps them as `history --path` does,
+//! prints how many mapped, and exits 1 when a revision made from a commit did not map or the
+//! hand-made one did: a fast wrong answer is no answer.
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::process::ExitCode;
 
 use rollout_core::{Current, History, Revision, WorkloadKind};
 use rollout_git::{ManifestHistory, Repo, map_commits, workload_template};
+use serde_json::{Value, json};
+
+type Error = Box<dyn std::error::Error>;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [repo, file, kind, name, refs @ ..] = &args[..] else {
-        eprintln!("usage: map_manifest REPO FILE KIND NAME [REF...]");
-        return ExitCode::from(2);
-    };
-    let run = || -> Result<(usize, usize), Box<dyn std::error::Error>> {
-        let repo = Repo::discover(Path::new(repo))?;
-        let kind: WorkloadKind = kind.parse()?;
-        let mut revisions = Vec::new();
-        for (number, reference) in (1..).zip(refs) {
-            let commit = repo.resolve(reference)?;
-            let content = repo
-                .file_at(&commit.sha, file)?
-                .ok_or("FILE is not at REF")?;
-            let template = workload_template(&content, kind.kind(), name)?;
-            revisions.push(Revision {
-                number,
-                created_at: None,
-                template: template.ok_or("FILE does not define the workload at REF")?,
-                change_cause: None,
-                earlier_numbers: Vec::new(),
-                object: format!("{name}-{number}"),
-                pods: None,
-                annotations: BTreeMap::new(),
-            });
+    let run = match &args[..] {
+        [mode, repo, file, kind, name, count, rest @ ..] if mode == "capture" => {
+            let handmade = rest.iter().any(|a| a == "handmade");
+            capture(repo, file, kind, name, count, handmade).map(|()| true)
         }
-        let history = History::new(kind, "bench", name.as_str(), revisions, Current::Unknown);
-        let manifests = ManifestHistory::read(&repo, file, &history)?;
-        let mapping = map_commits(&history, Some(&repo), Some(&manifests));
-        Ok((history.revisions.len(), mapping.commits.len()))
-    };
-    match run() {
-        Ok((revisions, mapped)) => {
-            println!("{mapped} of {revisions} revisions mapped to commits of {file}");
-            ExitCode::SUCCESS
+        [mode, repo, file, kind, name, revisions] if mode == "map" => {
+            map(repo, file, kind, name, revisions)
         }
+        _ => {
+            eprintln!(
+                "usage: map_manifest capture REPO FILE KIND NAME N [handmade]\n       \
+                 map_manifest map REPO FILE KIND NAME REVISIONS.json"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match run {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(err) => {
             eprintln!("error: {err}");
             ExitCode::FAILURE
         }
     }
+}
+
+fn capture(
+    repo: &str,
+    file: &str,
+    kind: &str,
+    name: &str,
+    count: &str,
+    handmade: bool,
+) -> Result<(), Error> {
+    let repo = Repo::discover(Path::new(repo))?;
+    let kind: WorkloadKind = kind.parse()?;
+    let count: usize = count.parse()?;
+    let mut newest: Vec<Value> = Vec::new();
+    repo.for_each_version(file, |_, content| {
+        let template = workload_template(content, kind.kind(), name).ok().flatten();
+        if let Some(template) = template
+            && newest.last() != Some(&template)
+        {
+            newest.push(template);
+        }
+        Ok(if newest.len() == count {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        })
+    })?;
+    newest.reverse();
+    let from_commits = newest.len();
+    if handmade {
+        let mut template = newest
+            .last()
+            .cloned()
+            .ok_or("FILE never defines the workload")?;
+        let container = &mut template["spec"]["containers"][0];
+        let mut env = container["env"].as_array().cloned().unwrap_or_default();
+        env.push(json!({"name": "HANDMADE", "value": "1"}));
+        container["env"] = Value::Array(env);
+        newest.push(template);
+    }
+    let doc = json!({"fromCommits": from_commits, "templates": newest});
+    println!("{}", serde_json::to_string(&doc)?);
+    Ok(())
+}
+
+fn map(repo: &str, file: &str, kind: &str, name: &str, revisions: &str) -> Result<bool, Error> {
+    let doc: Value = serde_json::from_slice(&std::fs::read(revisions)?)?;
+    let from_commits = doc["fromCommits"].as_u64().ok_or("no fromCommits")?;
+    let templates = doc["templates"].as_array().ok_or("no templates")?;
+    let repo = Repo::discover(Path::new(repo))?;
+    let kind: WorkloadKind = kind.parse()?;
+    let revisions = (1..).zip(templates).map(|(number, template)| Revision {
+        number,
+        created_at: None,
+        template: template.clone(),
+        change_cause: None,
+        earlier_numbers: Vec::new(),
+        object: format!("{name}-{number}"),
+        pods: None,
+        annotations: BTreeMap::new(),
+    });
+    let history = History::new(kind, "bench", name, revisions.collect(), Current::Unknown);
+    let manifests = ManifestHistory::read(&repo, file, &history)?;
+    let mapping = map_commits(&history, Some(&repo), Some(&manifests));
+    let mapped = mapping.commits.len() as u64;
+    println!(
+        "{mapped} of {} revisions of {name} mapped to commits of {file}",
+        history.revisions.len()
+    );
+    let handmade_mapped = mapping.commits.keys().any(|n| *n > from_commits);
+    Ok(mapped == from_commits && !handmade_mapped)
 }

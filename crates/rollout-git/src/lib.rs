@@ -3,11 +3,13 @@
 //! Reading uses gix; writing commits goes through the `git` command, so hooks, signing and
 //! identity work as the user configured them.
 
+mod manifest;
 mod map;
 mod repo;
 
+pub use manifest::workload_template;
 pub use map::{
-    CommitSource, ManifestHistory, MappedCommit, Mapping, RECORDED_COMMIT, contains, map_commits,
-    workload_template,
+    CommitSource, ManifestHistory, MappedCommit, Mapping, RECORDED_COMMIT, map_commits,
+    revision_with_content,
 };
-pub use repo::{CommitInfo, GitError, Repo};
+pub use repo::{CommitInfo, GitError, Repo, Written};

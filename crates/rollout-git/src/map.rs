@@ -1,23 +1,26 @@
 //! Which commit each revision came from, from the most trusted source to the least:
 //!
 //! 1. a commit recorded on the revision object itself by `kubectl gitrollout record`
-//!    ([`RECORDED_COMMIT`]), which no controller copies anywhere else;
+//!    ([`RECORDED_COMMIT`]), which no controller copies anywhere else, or the commit a revert
+//!    restored the template from (the `gitrollout.dev/restored-from` pod template annotation),
+//!    on the oldest revision that carries it: the marker stays in the template of later ones;
 //! 2. a known annotation the controller copied from the workload (`gitrollout.dev/commit`,
 //!    `app.openshift.io/vcs-ref`, `jkube.io/git-commit`) or an `app.kubernetes.io/version` pod
 //!    label, when it holds a SHA. Workload annotations are copied onto every later revision, so
 //!    an annotated SHA belongs only to the oldest revision that carries it: a later revision with
 //!    the same value was made by a change that did not update it;
 //! 3. an image tag that names a commit of the repository;
-//! 4. the newest commit of the manifest file whose pod template is contained in the revision's
-//!    (live templates carry server defaults the manifest leaves out).
+//! 4. the commit of the manifest file that changed the workload's template to the revision's,
+//!    compared exactly once the server's defaults are applied (see [`ManifestHistory`]).
 
-use std::cell::{OnceCell, RefCell};
 use std::collections::{BTreeMap, HashMap};
+use std::ops::ControlFlow;
 
+use rollout_core::template::{RESTORED_FROM, annotation};
 use rollout_core::{History, Revision};
-use serde::Deserialize;
 use serde_json::Value;
 
+use crate::manifest::{Content, Reader};
 use crate::repo::{CommitInfo, GitError, Repo};
 
 /// The annotation `record` writes on a ReplicaSet or ControllerRevision.
@@ -36,6 +39,8 @@ const VERSION_LABEL: &str = "app.kubernetes.io/version";
 pub enum CommitSource {
     /// Recorded on the revision object by `record`.
     Recorded,
+    /// Restored by `revert` from the manifest at that commit.
+    RestoredFrom,
     /// An annotation copied from the workload, or a pod template label.
     Annotation(String),
     Label(String),
@@ -49,6 +54,7 @@ impl std::fmt::Display for CommitSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             CommitSource::Recorded => write!(f, "recorded"),
+            CommitSource::RestoredFrom => write!(f, "restored from"),
             CommitSource::Annotation(key) => write!(f, "annotation {key}"),
             CommitSource::Label(key) => write!(f, "label {key}"),
             CommitSource::ImageTag(image) => write!(f, "image {image}"),
@@ -73,95 +79,197 @@ pub struct Mapping {
     pub warnings: Vec<String>,
 }
 
-/// A manifest file and the pod template it gives the workload at each commit that changed it.
+/// The commits of a manifest file that the revisions of one workload were made from.
 ///
-/// Versions are parsed only when a question needs them, newest first: mapping a few revisions
-/// over a long history parses a few versions, not all of them.
+/// Matching is exact: the manifest's pod template with the server's defaults applied
+/// ([`crate::workload_template`]) must equal the live one, bookkeeping aside. Each revision gets
+/// the commit that changed the workload's template to its content: the oldest commit of the
+/// newest run of versions with that template, not newer than the revision, so a commit that
+/// changed only another document of the file never takes a revision. Revisions (by number) and
+/// commits are matched as two ordered sequences, newest first, so each revision searches only
+/// the commits between its neighbours' commits: a version matching a revision decides every
+/// newer revision still unmatched (made by hand, or by `kubectl rollout undo`) as having no
+/// commit. The walk stops as soon as every revision is decided, and reads one version at a
+/// time.
 #[derive(Debug)]
 pub struct ManifestHistory {
     pub path: String,
-    kind: &'static str,
-    name: String,
-    /// Newest first.
-    versions: Vec<(CommitInfo, Vec<u8>)>,
-    templates: Vec<OnceCell<Option<Value>>>,
-    warnings: RefCell<Vec<String>>,
+    commits: BTreeMap<u64, CommitInfo>,
+    warnings: Vec<String>,
 }
 
 impl ManifestHistory {
-    /// Reads every version of `path`. A file no commit has is an error, and so is one that
-    /// never defines the workload (found by parsing versions until one does); a version that is
-    /// not valid YAML is skipped with a warning when it is parsed.
+    /// Matches the revisions of `history` to the commits of `path`. A file no commit has is an
+    /// error, and so is one that never defines the workload; a version that is not valid YAML
+    /// is skipped with a warning.
     pub fn read(repo: &Repo, path: &str, history: &History) -> Result<Self, GitError> {
-        let versions = repo.file_history(path)?;
-        if versions.is_empty() {
+        let mut matcher = Matcher::new(history);
+        let mut reader = Reader::new(history.kind.kind(), &history.name);
+        let (mut versions, mut defined, mut invalid) = (0, false, 0);
+        let mut warnings = Vec::new();
+        if !matcher.done() {
+            repo.for_each_version(path, |commit, content| {
+                versions += 1;
+                let found = match reader.read(content) {
+                    Ok(found) => found,
+                    Err(err) => {
+                        invalid += 1;
+                        warnings.push(format!(
+                            "skipping commit {} ({}): {path} is not valid YAML there: {err}",
+                            commit.short(),
+                            commit.subject
+                        ));
+                        None
+                    }
+                };
+                defined |= found.is_some();
+                Ok(matcher.feed(commit, found))
+            })?;
+        }
+        let commits = matcher.finish();
+        if versions == 0 && !history.revisions.is_empty() {
             return Err(GitError::NotInRepository {
                 path: path.to_owned(),
                 repo: repo.workdir().to_path_buf(),
             });
         }
-        let total = versions.len();
-        let manifests = ManifestHistory {
-            path: path.to_owned(),
-            kind: history.kind.kind(),
-            name: history.name.clone(),
-            templates: (0..total).map(|_| OnceCell::new()).collect(),
-            versions,
-            warnings: RefCell::new(Vec::new()),
-        };
-        let defined = (0..total).any(|i| manifests.template(i).is_some());
-        if !defined && manifests.warnings.borrow().len() < total {
+        if versions > 0 && !defined && invalid < versions {
             return Err(GitError::NotDefined {
                 path: path.to_owned(),
                 workload: history.workload(),
-                commits: total,
+                commits: versions,
             });
         }
-        Ok(manifests)
+        Ok(ManifestHistory {
+            path: path.to_owned(),
+            commits,
+            warnings,
+        })
     }
 
-    /// Warnings about the versions parsed so far.
+    /// Warnings about the versions that had to be skipped.
     pub fn warnings(&self) -> Vec<String> {
-        self.warnings.borrow().clone()
+        self.warnings.clone()
     }
 
-    /// The workload's pod template in version `i`, parsed on first use.
-    fn template(&self, i: usize) -> Option<&Value> {
-        self.templates[i]
-            .get_or_init(|| {
-                let (commit, content) = &self.versions[i];
-                match workload_template(content, self.kind, &self.name) {
-                    Ok(template) => template,
-                    Err(err) => {
-                        self.warnings.borrow_mut().push(format!(
-                            "skipping commit {} ({}): {} is not valid YAML there: {err}",
-                            commit.short(),
-                            commit.subject,
-                            self.path
-                        ));
-                        None
-                    }
-                }
-            })
-            .as_ref()
-    }
-
-    /// The newest commit whose template the revision's contains, preferring commits made before
-    /// the revision.
     fn commit_for(&self, revision: &Revision) -> Option<&CommitInfo> {
-        let matching = || {
-            (0..self.versions.len())
-                .filter(|&i| {
-                    self.template(i)
-                        .is_some_and(|t| contains(&revision.template, t))
-                })
-                .map(|i| &self.versions[i].0)
-        };
-        let before = revision
-            .created_at
-            .and_then(|created| matching().find(|c| c.time <= created));
-        before.or_else(|| matching().next())
+        self.commits.get(&revision.number)
     }
+}
+
+/// One revision to match, in the order revisions were made.
+#[derive(Debug)]
+struct Target {
+    number: u64,
+    created_at: Option<jiff::Timestamp>,
+    content: Content,
+}
+
+/// The ordered match of revisions (newest first) to versions of the file (newest first).
+#[derive(Debug)]
+struct Matcher {
+    /// Revisions in the order they were made, without those whose content repeats an older
+    /// one's (a revert): they get the older one's commit at the end.
+    targets: Vec<Target>,
+    /// Revisions whose content repeats an older one's: (revision, index in `targets`).
+    repeats: Vec<(u64, usize)>,
+    /// `targets[..open]` are still undecided; every later one is decided.
+    open: usize,
+    /// The run of equal versions being followed back: (index in `targets`, its oldest commit).
+    run: Option<(usize, CommitInfo)>,
+    found: BTreeMap<u64, CommitInfo>,
+}
+
+impl Matcher {
+    fn new(history: &History) -> Self {
+        let mut targets: Vec<Target> = Vec::new();
+        let mut repeats = Vec::new();
+        // By number: a revision `kubectl rollout undo` or a re-apply re-used takes the place of
+        // its newest use, and its object's creation time is that of its first use, so it does
+        // not bound its commit's time.
+        for revision in &history.revisions {
+            let content = Content::new(&revision.template);
+            let created_at = revision
+                .created_at
+                .filter(|_| revision.earlier_numbers.is_empty());
+            match targets.iter().position(|t| t.content == content) {
+                Some(older) => repeats.push((revision.number, older)),
+                None => targets.push(Target {
+                    number: revision.number,
+                    created_at,
+                    content,
+                }),
+            }
+        }
+        Matcher {
+            open: targets.len(),
+            targets,
+            repeats,
+            run: None,
+            found: BTreeMap::new(),
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.open == 0 && self.run.is_none()
+    }
+
+    /// Takes the next older version of the file: its commit and the workload's content there.
+    fn feed(&mut self, commit: CommitInfo, content: Option<&Content>) -> ControlFlow<()> {
+        if let Some((target, oldest)) = &mut self.run {
+            if content.is_some_and(|c| *c == self.targets[*target].content) {
+                *oldest = commit;
+                return ControlFlow::Continue(());
+            }
+            self.close_run();
+        }
+        if let Some(content) = content {
+            // The newest undecided revision with this content that the commit is not newer
+            // than; the revisions made after it are decided: they came from no commit.
+            let target = self.targets[..self.open].iter().rposition(|t| {
+                t.content == *content && t.created_at.is_none_or(|made| commit.time <= made)
+            });
+            if let Some(target) = target {
+                self.open = target;
+                self.run = Some((target, commit));
+            }
+        }
+        if self.done() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
+
+    fn close_run(&mut self) {
+        if let Some((target, oldest)) = self.run.take() {
+            self.found.insert(self.targets[target].number, oldest);
+        }
+    }
+
+    /// The commit of each revision that has one.
+    fn finish(mut self) -> BTreeMap<u64, CommitInfo> {
+        self.close_run();
+        for (number, older) in &self.repeats {
+            if let Some(commit) = self.found.get(&self.targets[*older].number).cloned() {
+                self.found.insert(*number, commit);
+            }
+        }
+        self.found
+    }
+}
+
+/// The newest revision whose pod template has the content of `template` (a manifest's template
+/// as [`crate::workload_template`] gives it), bookkeeping aside: the revision a commit's manifest made,
+/// whichever commit the history shows for it.
+pub fn revision_with_content(history: &History, template: &Value) -> Option<u64> {
+    let content = Content::new(template);
+    history
+        .revisions
+        .iter()
+        .rev()
+        .find(|r| Content::new(&r.template) == content)
+        .map(|r| r.number)
 }
 
 /// Maps every revision of `history` to its commit. `repo` expands short SHAs, checks image tags
@@ -173,9 +281,11 @@ pub fn map_commits(
 ) -> Mapping {
     let mut mapping = Mapping::default();
     let owners = annotation_owners(history);
+    let restorers = restored_owners(history);
     let lookup = |sha: &str| -> Option<CommitInfo> { repo.and_then(|r| r.resolve(sha).ok()) };
     for revision in &history.revisions {
         let found = recorded(revision)
+            .or_else(|| restored(revision, &restorers))
             .or_else(|| annotated(revision, &owners))
             .and_then(|(sha, source)| match repo {
                 Some(_) => lookup(&sha).map(|info| MappedCommit {
@@ -212,6 +322,29 @@ pub fn map_commits(
 fn recorded(revision: &Revision) -> Option<(String, CommitSource)> {
     let sha = revision.annotations.get(RECORDED_COMMIT)?;
     is_sha(sha).then(|| (sha.clone(), CommitSource::Recorded))
+}
+
+/// For each `restored-from` SHA, the oldest revision whose template carries it: the one the
+/// revert made.
+fn restored_owners(history: &History) -> HashMap<&str, u64> {
+    let mut owners: HashMap<&str, (Option<jiff::Timestamp>, u64)> = HashMap::new();
+    for revision in &history.revisions {
+        let Some(sha) = annotation(&revision.template, RESTORED_FROM).filter(|v| is_sha(v)) else {
+            continue;
+        };
+        let candidate = (revision.created_at, revision.number);
+        owners
+            .entry(sha)
+            .and_modify(|owner| *owner = (*owner).min(candidate))
+            .or_insert(candidate);
+    }
+    owners.into_iter().map(|(k, (_, n))| (k, n)).collect()
+}
+
+fn restored(revision: &Revision, owners: &HashMap<&str, u64>) -> Option<(String, CommitSource)> {
+    let sha = annotation(&revision.template, RESTORED_FROM)?;
+    (owners.get(sha) == Some(&revision.number))
+        .then(|| (sha.to_owned(), CommitSource::RestoredFrom))
 }
 
 /// For each (annotation, value) that holds a SHA, the oldest revision that carries it.
@@ -280,90 +413,10 @@ fn is_sha(text: &str) -> bool {
     (7..=40).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// The pod template a manifest gives the workload `kind`/`name`: the document of that kind and
-/// name, in a multi-document file or inside a `kind: List`.
-pub fn workload_template(content: &[u8], kind: &str, name: &str) -> Result<Option<Value>, String> {
-    let text = std::str::from_utf8(content).map_err(|e| e.to_string())?;
-    let mut found = None;
-    for document in serde_norway::Deserializer::from_str(text) {
-        let document = Value::deserialize(document).map_err(|e| e.to_string())?;
-        let items = match document.get("kind").and_then(Value::as_str) {
-            Some("List") => document["items"].as_array().cloned().unwrap_or_default(),
-            _ => vec![document],
-        };
-        found = found.or_else(|| {
-            items.into_iter().find(|item| {
-                item.get("kind").and_then(Value::as_str) == Some(kind)
-                    && item.pointer("/metadata/name").and_then(Value::as_str) == Some(name)
-            })
-        });
-    }
-    Ok(found.and_then(|doc| doc.pointer("/spec/template").cloned()))
-}
-
-/// Whether every field `part` sets has the same value in `whole`: lists element by element and of
-/// the same length, nulls in `part` matching anything.
-pub fn contains(whole: &Value, part: &Value) -> bool {
-    match (whole, part) {
-        (_, Value::Null) => true,
-        (Value::Object(whole), Value::Object(part)) => part.iter().all(|(key, value)| {
-            whole.get(key).is_some_and(|w| contains(w, value))
-                || value.is_null()
-                || value.as_object().is_some_and(|o| o.is_empty())
-                || value.as_array().is_some_and(|a| a.is_empty())
-        }),
-        (Value::Array(whole), Value::Array(part)) => {
-            whole.len() == part.len() && whole.iter().zip(part).all(|(w, p)| contains(w, p))
-        }
-        (Value::String(w), Value::Number(p)) | (Value::Number(p), Value::String(w)) => {
-            *w == p.to_string()
-        }
-        (whole, part) => whole == part,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn manifest_templates_are_contained_in_live_ones() {
-        let live = json!({
-            "metadata": {"labels": {"app": "a", "pod-template-hash": "x"}},
-            "spec": {"containers": [{"name": "nginx", "image": "nginx:1.17",
-                                      "imagePullPolicy": "IfNotPresent", "resources": {},
-                                      "ports": [{"containerPort": 80, "protocol": "TCP"}]}],
-                     "restartPolicy": "Always"},
-        });
-        let manifest = json!({
-            "metadata": {"labels": {"app": "a"}, "creationTimestamp": null},
-            "spec": {"containers": [{"name": "nginx", "image": "nginx:1.17",
-                                      "ports": [{"containerPort": 80}], "env": []}]},
-        });
-        assert!(contains(&live, &manifest));
-        let mut other = manifest.clone();
-        other["spec"]["containers"][0]["image"] = json!("nginx:1.18");
-        assert!(!contains(&live, &other));
-        let mut two = manifest.clone();
-        two["spec"]["containers"] = json!([{"name": "nginx"}, {"name": "sidecar"}]);
-        assert!(!contains(&live, &two));
-    }
-
-    #[test]
-    fn finds_the_workload_in_multi_document_files_and_lists() {
-        let file = b"apiVersion: v1\nkind: Service\nmetadata: {name: team-app}\n---\n\
-            apiVersion: v1\nkind: List\nitems:\n- kind: Deployment\n  metadata: {name: other}\n  \
-            spec: {template: {spec: {containers: []}}}\n- kind: Deployment\n  metadata: {name: \
-            team-app}\n  spec:\n    template:\n      metadata: {labels: {app: team-app}}\n";
-        let template = workload_template(file, "Deployment", "team-app").unwrap();
-        assert_eq!(
-            template,
-            Some(json!({"metadata": {"labels": {"app": "team-app"}}}))
-        );
-        assert_eq!(workload_template(file, "StatefulSet", "team-app"), Ok(None));
-        assert!(workload_template(b"kind: [unclosed", "Deployment", "x").is_err());
-    }
 
     fn revision(number: u64, image: &str, annotations: &[(&str, &str)]) -> Revision {
         Revision {
@@ -415,6 +468,132 @@ mod tests {
                 (3, a.clone(), "recorded".to_owned()),
             ]
         );
+    }
+
+    fn history(revisions: Vec<Revision>) -> History {
+        let current = rollout_core::Current::Number(revisions.len() as u64);
+        History::new(
+            rollout_core::WorkloadKind::Deployment,
+            "ns",
+            "app",
+            revisions,
+            current,
+        )
+    }
+
+    /// Feeds versions (newest first, by image; `None` where the file lacks the workload) to a
+    /// matcher; returns the commit of each revision and how many versions were read.
+    fn check(history: &History, versions: &[Option<&str>]) -> (Vec<(u64, String)>, usize) {
+        let mut matcher = Matcher::new(history);
+        let mut read = 0;
+        for (i, image) in versions.iter().enumerate() {
+            let content = image.map(|image| {
+                Content::new(&json!({"spec": {"containers": [{"name": "app", "image": image}]}}))
+            });
+            read += 1;
+            let commit = CommitInfo {
+                sha: format!("c{}", versions.len() - i),
+                subject: String::new(),
+                author: String::new(),
+                time: jiff::Timestamp::from_second(500).unwrap(),
+            };
+            if matcher.feed(commit, content.as_ref()).is_break() {
+                break;
+            }
+        }
+        let found = matcher.finish();
+        (found.into_iter().map(|(n, c)| (n, c.sha)).collect(), read)
+    }
+
+    fn found(pairs: &[(u64, &str)]) -> Vec<(u64, String)> {
+        pairs.iter().map(|(n, c)| (*n, (*c).to_owned())).collect()
+    }
+
+    #[test]
+    fn each_revision_gets_the_commit_that_changed_its_workload() {
+        let h = history(vec![
+            revision(1, "a:1", &[]),
+            revision(2, "a:2", &[]),
+            revision(3, "a:3", &[]),
+        ]);
+        // c3 and c5 changed only another document of the file.
+        let versions = [
+            Some("a:3"),
+            Some("a:3"),
+            Some("a:2"),
+            Some("a:2"),
+            Some("a:1"),
+            Some("a:1"),
+        ];
+        let (commits, read) = check(&h, &versions);
+        assert_eq!(commits, found(&[(1, "c1"), (2, "c3"), (3, "c5")]));
+        assert_eq!(read, 6);
+    }
+
+    #[test]
+    fn a_hand_made_revision_gets_no_commit_and_the_walk_stops_early() {
+        let h = history(vec![
+            revision(1, "a:1", &[]),
+            revision(2, "a:2", &[]),
+            revision(3, "a:hand", &[]),
+        ]);
+        let versions = [Some("a:2"), Some("a:1"), Some("a:0"), Some("a:hand"), None];
+        let (commits, read) = check(&h, &versions);
+        // The version with the hand-made content is older than revision 2's commit: not taken.
+        assert_eq!(commits, found(&[(1, "c4"), (2, "c5")]));
+        assert_eq!(read, 3, "the walk stops once revision 1's run has ended");
+    }
+
+    #[test]
+    fn a_revision_made_out_of_order_gets_no_commit() {
+        // Revision 3 re-applied an old manifest: the newer revision 2 was matched further back.
+        let h = history(vec![
+            revision(1, "a:1", &[]),
+            revision(2, "a:3", &[]),
+            revision(3, "a:2", &[]),
+        ]);
+        let (commits, _) = check(&h, &[Some("a:3"), Some("a:2"), Some("a:1")]);
+        assert_eq!(commits, found(&[(1, "c1"), (2, "c3")]));
+    }
+
+    #[test]
+    fn a_revert_gets_the_commit_of_the_revision_it_restored() {
+        let mut revert = revision(3, "a:1", &[]);
+        revert.template["metadata"] = json!({"annotations": {"gitrollout.dev/revert-of": "1"}});
+        let h = history(vec![
+            revision(1, "a:1", &[]),
+            revision(2, "a:2", &[]),
+            revert,
+        ]);
+        let (commits, _) = check(&h, &[Some("a:2"), Some("a:1")]);
+        assert_eq!(commits, found(&[(1, "c1"), (2, "c2"), (3, "c1")]));
+    }
+
+    #[test]
+    fn a_commit_newer_than_the_revision_is_not_its_commit() {
+        let mut late = revision(1, "a:1", &[]);
+        late.created_at = Some(jiff::Timestamp::from_second(100).unwrap());
+        let (commits, read) = check(&history(vec![late]), &[Some("a:1")]);
+        assert_eq!((commits, read), (found(&[]), 1));
+    }
+
+    #[test]
+    fn a_restore_from_a_commit_is_attributed_as_recorded() {
+        let sha = "c".repeat(40);
+        let mut restored = revision(2, "a:1", &[]);
+        restored.template["metadata"] =
+            json!({"annotations": {"gitrollout.dev/restored-from": sha.clone()}});
+        // The marker stays in the template of the next revision, which must not inherit it.
+        let mut inherited = revision(3, "a:3", &[]);
+        inherited.template["metadata"] = restored.template["metadata"].clone();
+        let h = history(vec![revision(1, "a:0", &[]), restored, inherited]);
+        let mapping = map_commits(&h, None, None);
+        let found: Vec<(u64, String, String)> = mapping
+            .commits
+            .iter()
+            .map(|(n, c)| (*n, c.sha.clone(), c.source.to_string()))
+            .collect();
+        assert_eq!(found, [(2, sha, "restored from".to_owned())]);
     }
 
     #[test]

@@ -2,17 +2,21 @@
 //! signing and identity work as the user configured them).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::ops::ControlFlow;
+use std::path::{Component, Path, PathBuf};
 use std::process::Command;
+
+use gix::ObjectId;
+use gix::prelude::FindExt;
+use gix::revision::walk::Sorting;
+use gix::traverse::commit::simple::CommitTimeOrder;
 
 use jiff::Timestamp;
 
 /// What reading or writing the repository can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
-    #[error(
-        "{path} is not in a git repository\nhint: pass the repository of the manifests with --repo DIR"
-    )]
+    #[error("{path} is not in a git repository")]
     NotARepository { path: PathBuf },
     #[error("{reference:?} does not name a commit in {repo}")]
     Unresolved { reference: String, repo: PathBuf },
@@ -24,31 +28,39 @@ pub enum GitError {
     },
     #[error("{path} is not inside the repository {repo}")]
     OutsideRepository { path: PathBuf, repo: PathBuf },
-    #[error(
-        "{path} is not in the repository {repo}: no commit has it\nhint: pass the manifest's path with --path, relative to the current directory"
-    )]
+    #[error("{path} is the root of the repository {repo}, not a file in it")]
+    RepositoryRoot { path: PathBuf, repo: PathBuf },
+    #[error("{path} is not in the repository {repo}: no commit has it")]
     NotInRepository { path: String, repo: PathBuf },
-    #[error(
-        "{path} never defines {workload} in its {commits} commits\nhint: pass the manifest of \
-         this workload with --path"
-    )]
+    #[error("{path} never defines {workload} in its {commits} commits")]
     NotDefined {
         path: String,
         workload: String,
         commits: usize,
     },
     #[error(
+        "{path} is a symbolic link\nhint: name the file it points to, so only that file is written"
+    )]
+    Symlink { path: String },
+    #[error(
         "{path} has uncommitted changes\nhint: commit or stash them first, so the revert commit holds only the revert"
     )]
     Dirty { path: String },
     #[error("could not read the repository {repo}: {message}")]
     Read { repo: PathBuf, message: String },
-    #[error("`git {args}` failed in {repo}: {stderr}")]
+    #[error("`git {args}` failed in {repo}: {reason}")]
     Command {
         args: String,
         repo: PathBuf,
-        stderr: String,
+        /// The first line git or its hook printed that says why.
+        reason: String,
     },
+    #[error(
+        "git could not commit {path}: {reason}\nhint: {path} holds the new content in the work \
+         tree and nothing is staged; fix what stopped the commit (often a hook), then `git \
+         commit {path}`"
+    )]
+    CommitFailed { path: String, reason: String },
 }
 
 type Result<T, E = GitError> = std::result::Result<T, E>;
@@ -71,6 +83,15 @@ impl CommitInfo {
     }
 }
 
+/// What [`Repo::write_commit`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written {
+    /// The file already had the content: nothing was written or committed.
+    Unchanged,
+    /// The new commit.
+    Committed(CommitInfo),
+}
+
 /// A git repository with a work tree.
 #[derive(Debug)]
 pub struct Repo {
@@ -85,7 +106,15 @@ impl Repo {
             path: dir.to_path_buf(),
         };
         let mut repo = gix::discover(dir).map_err(|_| not_a_repo())?;
-        repo.object_cache_size_if_unset(16 * 1024 * 1024);
+        // Enough for the commits and trees of a walk; blobs are read once each.
+        repo.object_cache_size_if_unset(4 * 1024 * 1024);
+        // Root trees are long delta chains, one per commit: 64 cached bases (gix's default)
+        // let every lookup inflate its chain again.
+        repo.objects.set_pack_cache(|| {
+            Box::new(gix::odb::pack::cache::lru::StaticLinkedList::<1024>::new(
+                6 * 1024 * 1024,
+            ))
+        });
         let workdir = repo.workdir().ok_or_else(not_a_repo)?.to_path_buf();
         let workdir = workdir.canonicalize().unwrap_or(workdir);
         Ok(Repo { repo, workdir })
@@ -102,25 +131,42 @@ impl Repo {
         }
     }
 
-    /// A path given on the command line (relative to the current directory, or absolute) as a
-    /// path inside the repository, with `/` separators.
-    pub fn relative_path(&self, path: &Path) -> Result<String> {
-        let absolute = std::env::current_dir()
-            .map(|cwd| cwd.join(path))
-            .unwrap_or_else(|_| path.to_path_buf());
-        // The file may no longer exist in the work tree: canonicalize its directory instead.
-        let (dir, name) = (absolute.parent(), absolute.file_name());
-        let canonical = match (dir.and_then(|d| d.canonicalize().ok()), name) {
-            (Some(dir), Some(name)) => dir.join(name),
-            _ => absolute.clone(),
+    /// A path given on the command line as a path inside the repository, with `/` separators.
+    /// A relative `path` is relative to `base` (the directory given as the repository, as
+    /// `git -C DIR` reads paths, or else the current directory).
+    pub fn relative_path(&self, path: &Path, base: &Path) -> Result<String> {
+        let absolute = base.join(path);
+        let absolute = if absolute.is_absolute() {
+            absolute
+        } else {
+            std::env::current_dir()
+                .map(|cwd| cwd.join(&absolute))
+                .unwrap_or(absolute)
         };
-        let relative =
-            canonical
-                .strip_prefix(&self.workdir)
-                .map_err(|_| GitError::OutsideRepository {
-                    path: path.to_path_buf(),
-                    repo: self.workdir.clone(),
-                })?;
+        let outside = || GitError::OutsideRepository {
+            path: path.to_path_buf(),
+            repo: self.workdir.clone(),
+        };
+        // The file may no longer exist in the work tree: canonicalize its directory instead.
+        let canonical = match absolute.canonicalize() {
+            Ok(canonical) if canonical.is_dir() => canonical,
+            _ => {
+                let (dir, name) = (absolute.parent(), absolute.file_name());
+                match (dir.and_then(|d| d.canonicalize().ok()), name) {
+                    (Some(dir), Some(name)) => dir.join(name),
+                    _ => absolute.clone(),
+                }
+            }
+        };
+        let relative = canonical
+            .strip_prefix(&self.workdir)
+            .map_err(|_| outside())?;
+        if relative.as_os_str().is_empty() {
+            return Err(GitError::RepositoryRoot {
+                path: path.to_path_buf(),
+                repo: self.workdir.clone(),
+            });
+        }
         Ok(relative
             .components()
             .map(|c| c.as_os_str().to_string_lossy())
@@ -128,24 +174,33 @@ impl Repo {
             .join("/"))
     }
 
-    /// Resolves a REF as git does: a full or short SHA, a tag, a branch, `HEAD~2`.
+    /// Resolves a REF as `git rev-parse REF^{commit}` does: a full or short SHA (a short SHA
+    /// that is also the prefix of a tree or blob still names its commit), a tag, a branch,
+    /// `HEAD~2`.
     pub fn resolve(&self, reference: &str) -> Result<CommitInfo> {
         let unresolved = || GitError::Unresolved {
             reference: reference.to_owned(),
             repo: self.workdir.clone(),
         };
-        let id = match self.repo.rev_parse_single(reference) {
+        let spec = format!("{reference}^{{commit}}");
+        let id = match self.repo.rev_parse_single(spec.as_str()) {
             Ok(id) => id,
             Err(err) => {
-                let text = err.to_string();
-                if text.contains("is ambiguous") {
-                    return Err(GitError::Ambiguous {
+                use gix::revision::spec::parse::Error as Parse;
+                return Err(match err.downcast_any_ref::<Parse>() {
+                    Some(
+                        Parse::AmbiguousPrefix { candidates, .. }
+                        | Parse::AmbiguousRefAndObject { candidates, .. },
+                    ) => GitError::Ambiguous {
                         reference: reference.to_owned(),
                         repo: self.workdir.clone(),
-                        candidates: candidates(&text),
-                    });
-                }
-                return Err(unresolved());
+                        candidates: candidates
+                            .iter()
+                            .map(|(prefix, info)| format!("{prefix} {info}"))
+                            .collect(),
+                    },
+                    _ => unresolved(),
+                });
             }
         };
         let commit = id
@@ -170,60 +225,88 @@ impl Repo {
 
     /// The content of `path` at commit `sha`, or `None` when the commit has no such file.
     pub fn file_at(&self, sha: &str, path: &str) -> Result<Option<Vec<u8>>> {
-        let id = gix::ObjectId::from_hex(sha.as_bytes()).map_err(|e| self.read_error(e))?;
+        let id = ObjectId::from_hex(sha.as_bytes()).map_err(|e| self.read_error(e))?;
         let tree = self.tree_of(id)?;
-        let Some(entry) = tree
-            .lookup_entry_by_path(path)
-            .map_err(|e| self.read_error(e))?
-        else {
-            return Ok(None);
-        };
-        let blob = entry.object().map_err(|e| self.read_error(e))?;
-        Ok(Some(blob.data.clone()))
+        let mut lookup = PathLookup::new(path);
+        match lookup.blob(self, tree.id)? {
+            Some(blob) => Ok(Some(self.blob(blob)?)),
+            None => Ok(None),
+        }
     }
 
-    /// The commits reachable from HEAD that changed `path` (added or modified it), newest first,
-    /// each with the content the file has there.
-    pub fn file_history(&self, path: &str) -> Result<Vec<(CommitInfo, Vec<u8>)>> {
-        let head = self.repo.head_id().map_err(|e| self.read_error(e))?;
-        // Breadth-first, the cheapest walk; the changes are put in time order at the end.
+    /// Calls `visit` with each commit reachable from HEAD that changed `path` (added it, or gave
+    /// it content that none of its parents has, as `git log -- PATH` lists them), newest first by
+    /// commit time, with the file's content there, until `visit` breaks. One version is in memory
+    /// at a time, in one buffer. The commit-graph, when the repository has one, gives parents and
+    /// root trees without inflating commits.
+    pub fn for_each_version(
+        &self,
+        path: &str,
+        mut visit: impl FnMut(CommitInfo, &[u8]) -> Result<ControlFlow<()>>,
+    ) -> Result<()> {
+        let Ok(head) = self.repo.head_id() else {
+            return Ok(());
+        };
         let walk = self
             .repo
             .rev_walk([head.detach()])
+            .sorting(Sorting::ByCommitTime(CommitTimeOrder::NewestFirst))
+            .use_commit_graph(true)
             .all()
             .map_err(|e| self.read_error(e))?;
-        // The blob `path` has in each commit seen so far; a parent is usually the next commit.
-        let mut blobs: HashMap<gix::ObjectId, Option<gix::ObjectId>> = HashMap::new();
         let graph = self.repo.commit_graph_if_enabled().ok().flatten();
-        let mut changes = Vec::new();
+        let mut lookup = PathLookup::new(path);
+        // Versions are read once each: caching them would only copy megabytes around.
+        let mut blobs = self.repo.objects.clone();
+        blobs.unset_object_cache();
+        // Versions are deltas of the version read just before: that one is the base to keep.
+        blobs.set_pack_cache(|| {
+            Box::new(gix::odb::pack::cache::lru::StaticLinkedList::<4>::new(
+                16 * 1024 * 1024,
+            ))
+        });
+        let mut buffer = Vec::new();
+        // The blob of `path` in commits seen as parents but not yet visited themselves.
+        let mut pending: HashMap<ObjectId, Option<ObjectId>> = HashMap::new();
         for info in walk {
             let info = info.map_err(|e| self.read_error(e))?;
-            let blob = self.blob_at(info.id, path, graph.as_ref(), &mut blobs)?;
+            let blob = match pending.remove(&info.id) {
+                Some(blob) => blob,
+                None => lookup.blob(self, self.root_tree(info.id, graph.as_ref())?)?,
+            };
             let Some(blob) = blob else { continue };
-            let parents: Vec<gix::ObjectId> = info.parent_ids().map(|p| p.detach()).collect();
-            let mut changed = parents.is_empty();
-            for parent in parents {
-                if self.blob_at(parent, path, graph.as_ref(), &mut blobs)? != Some(blob) {
-                    changed = true;
-                }
+            let mut changed = true;
+            for parent in info.parent_ids() {
+                let parent = parent.detach();
+                let theirs = match pending.get(&parent) {
+                    Some(theirs) => *theirs,
+                    None => {
+                        let theirs = lookup.blob(self, self.root_tree(parent, graph.as_ref())?)?;
+                        pending.insert(parent, theirs);
+                        theirs
+                    }
+                };
+                changed &= theirs != Some(blob);
             }
-            blobs.remove(&info.id);
             if changed {
                 let commit = info.object().map_err(|e| self.read_error(e))?;
-                let data = self
-                    .repo
-                    .find_object(blob)
-                    .map_err(|e| self.read_error(e))?
-                    .data
-                    .clone();
-                changes.push((self.info(&commit)?, data));
+                let content = blobs
+                    .find_blob(&blob, &mut buffer)
+                    .map_err(|e| self.read_error(e))?;
+                if visit(self.info(&commit)?, content.data)?.is_break() {
+                    break;
+                }
             }
         }
-        changes.sort_by_key(|(commit, _)| std::cmp::Reverse(commit.time));
-        Ok(changes)
+        Ok(())
     }
 
-    fn tree_of(&self, commit: gix::ObjectId) -> Result<gix::Tree<'_>> {
+    fn blob(&self, id: ObjectId) -> Result<Vec<u8>> {
+        let mut blob = self.repo.find_blob(id).map_err(|e| self.read_error(e))?;
+        Ok(blob.take_data())
+    }
+
+    fn tree_of(&self, commit: ObjectId) -> Result<gix::Tree<'_>> {
         let commit = self
             .repo
             .find_commit(commit)
@@ -231,31 +314,22 @@ impl Repo {
         commit.tree().map_err(|e| self.read_error(e))
     }
 
-    /// The blob `path` has in `commit`, remembered per commit. The commit-graph, when the
-    /// repository has one, gives the root tree without inflating the commit.
-    fn blob_at(
+    fn root_tree(
         &self,
-        commit: gix::ObjectId,
-        path: &str,
+        commit: ObjectId,
         graph: Option<&gix::commitgraph::Graph>,
-        cache: &mut HashMap<gix::ObjectId, Option<gix::ObjectId>>,
-    ) -> Result<Option<gix::ObjectId>> {
-        if let Some(blob) = cache.get(&commit) {
-            return Ok(*blob);
+    ) -> Result<ObjectId> {
+        if let Some(root) = graph.and_then(|g| g.commit_by_id(commit)) {
+            return Ok(root.root_tree_id().to_owned());
         }
-        let root = graph
-            .and_then(|g| g.commit_by_id(commit))
-            .map(|c| c.root_tree_id().to_owned());
-        let tree = match root {
-            Some(root) => self.repo.find_tree(root).map_err(|e| self.read_error(e))?,
-            None => self.tree_of(commit)?,
-        };
-        let entry = tree
-            .lookup_entry_by_path(path)
+        let commit = self
+            .repo
+            .find_commit(commit)
             .map_err(|e| self.read_error(e))?;
-        let blob = entry.filter(|e| e.mode().is_blob()).map(|e| e.object_id());
-        cache.insert(commit, blob);
-        Ok(blob)
+        commit
+            .tree_id()
+            .map(|id| id.detach())
+            .map_err(|e| self.read_error(e))
     }
 
     /// Fails when `path` has changes that are not committed.
@@ -269,14 +343,60 @@ impl Repo {
         Ok(())
     }
 
+    /// Refuses a `path` that is a symbolic link, or that leaves the work tree (through `..` or
+    /// a linked directory): only the file itself may be written.
+    pub fn ensure_writable(&self, path: &str) -> Result<PathBuf> {
+        let file = self.workdir.join(path);
+        let outside = || GitError::OutsideRepository {
+            path: PathBuf::from(path),
+            repo: self.workdir.clone(),
+        };
+        if Path::new(path)
+            .components()
+            .any(|c| !matches!(c, Component::Normal(_)))
+        {
+            return Err(outside());
+        }
+        if file
+            .symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_symlink())
+        {
+            return Err(GitError::Symlink {
+                path: path.to_owned(),
+            });
+        }
+        let dir = file.parent().and_then(|d| d.canonicalize().ok());
+        match dir {
+            Some(dir) if dir.starts_with(&self.workdir) => Ok(file),
+            _ => Err(outside()),
+        }
+    }
+
     /// Writes `content` to `path` and commits that file alone with `message`, through the `git`
-    /// command. Returns the new commit.
-    pub fn commit_file(&self, path: &str, content: &[u8], message: &str) -> Result<CommitInfo> {
-        std::fs::write(self.workdir.join(path), content).map_err(|e| self.read_error(e))?;
+    /// command. A file that already has `content` is left alone: [`Written::Unchanged`]. When
+    /// `git commit` fails (a hook refused it), the index is restored, so nothing stays staged,
+    /// and the error says why in one line.
+    pub fn write_commit(&self, path: &str, content: &[u8], message: &str) -> Result<Written> {
+        let file = self.ensure_writable(path)?;
+        if std::fs::read(&file).is_ok_and(|current| current == content) {
+            return Ok(Written::Unchanged);
+        }
+        std::fs::write(&file, content).map_err(|e| self.read_error(e))?;
         self.git(&["add", "--", path])?;
-        self.git(&["commit", "--quiet", "-m", message, "--", path])?;
+        if let Err(err) = self.git(&["commit", "--quiet", "-m", message, "--", path]) {
+            self.git(&["reset", "--quiet", "--", path])?;
+            let reason = match err {
+                GitError::Command { reason, .. } => reason,
+                other => other.to_string(),
+            };
+            return Err(GitError::CommitFailed {
+                path: path.to_owned(),
+                reason,
+            });
+        }
         let sha = self.git(&["rev-parse", "HEAD"])?;
-        Repo::discover(&self.workdir)?.resolve(sha.trim())
+        let written = Repo::discover(&self.workdir)?.resolve(sha.trim())?;
+        Ok(Written::Committed(written))
     }
 
     fn git(&self, args: &[&str]) -> Result<String> {
@@ -289,19 +409,60 @@ impl Repo {
             return Err(GitError::Command {
                 args: args.join(" "),
                 repo: self.workdir.clone(),
-                stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+                reason: first_line(&String::from_utf8_lossy(&output.stderr))
+                    .or_else(|| first_line(&String::from_utf8_lossy(&output.stdout)))
+                    .unwrap_or_else(|| format!("it exited with {}", output.status)),
             });
         }
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
 }
 
-/// The candidate lines of gix's "Short id ... is ambiguous. Candidates are:" message.
-fn candidates(message: &str) -> Vec<String> {
-    message
-        .lines()
-        .skip(1)
-        .map(|l| l.trim().to_owned())
-        .filter(|l| !l.is_empty())
-        .collect()
+/// The first non-empty line of what git printed, without git's `error: `/`fatal: ` prefix.
+fn first_line(text: &str) -> Option<String> {
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+    let line = ["error: ", "fatal: "]
+        .iter()
+        .fold(line, |l, prefix| l.strip_prefix(prefix).unwrap_or(l));
+    Some(line.to_owned())
+}
+
+/// Finds the blob at one path in many trees, remembering each tree seen on the way: commits
+/// that did not touch a directory share its tree, so most lookups stop at the root.
+struct PathLookup<'p> {
+    components: Vec<&'p str>,
+    /// (depth, tree) to the blob `path` has below that tree.
+    seen: HashMap<(usize, ObjectId), Option<ObjectId>>,
+}
+
+impl<'p> PathLookup<'p> {
+    fn new(path: &'p str) -> Self {
+        PathLookup {
+            components: path.split('/').filter(|c| !c.is_empty()).collect(),
+            seen: HashMap::new(),
+        }
+    }
+
+    fn blob(&mut self, repo: &Repo, root: ObjectId) -> Result<Option<ObjectId>> {
+        self.below(repo, 0, root)
+    }
+
+    fn below(&mut self, repo: &Repo, depth: usize, tree: ObjectId) -> Result<Option<ObjectId>> {
+        if let Some(found) = self.seen.get(&(depth, tree)) {
+            return Ok(*found);
+        }
+        let Some(name) = self.components.get(depth) else {
+            return Ok(None);
+        };
+        let object = repo.repo.find_tree(tree).map_err(|e| repo.read_error(e))?;
+        let entry = object.find_entry(*name).map(|e| (e.mode(), e.object_id()));
+        let last = depth + 1 == self.components.len();
+        let found = match entry {
+            Some((mode, id)) if last && mode.is_blob() => Some(id),
+            Some((mode, id)) if !last && mode.is_tree() => self.below(repo, depth + 1, id)?,
+            _ => None,
+        };
+        self.seen.insert((depth, tree), found);
+        Ok(found)
+    }
 }

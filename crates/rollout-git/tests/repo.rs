@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use gitrollout_tests::git::GitRepo;
-use rollout_git::{GitError, Repo};
+use rollout_git::{GitError, Repo, Written};
 
 fn story() -> (GitRepo, [String; 3]) {
     let repo = GitRepo::new();
@@ -85,48 +85,104 @@ fn reads_a_file_at_a_commit_and_its_history() {
         b"image: nginx:1.16\n"
     );
     assert_eq!(git.file_at(&shas[0], "README.md").unwrap(), None);
-    let history: Vec<(String, String)> = git
-        .file_history("deploy/app.yaml")
-        .unwrap()
-        .into_iter()
-        .map(|(c, content)| (c.sha, String::from_utf8(content).unwrap()))
-        .collect();
+    let versions = |path: &str, stop_after: usize| {
+        let mut seen = Vec::new();
+        git.for_each_version(path, |commit, content| {
+            seen.push((commit.sha, String::from_utf8(content.to_vec()).unwrap()));
+            Ok(if seen.len() == stop_after {
+                std::ops::ControlFlow::Break(())
+            } else {
+                std::ops::ControlFlow::Continue(())
+            })
+        })
+        .unwrap();
+        seen
+    };
     assert_eq!(
-        history,
+        versions("deploy/app.yaml", usize::MAX),
         [
             (shas[2].clone(), "image: nginx:1.18\n".to_owned()),
             (shas[1].clone(), "image: nginx:1.17\n".to_owned()),
             (shas[0].clone(), "image: nginx:1.16\n".to_owned()),
         ]
     );
-    assert!(git.file_history("missing.yaml").unwrap().is_empty());
+    // The walk stops when asked to.
+    assert_eq!(versions("deploy/app.yaml", 1).len(), 1);
+    assert!(versions("missing.yaml", usize::MAX).is_empty());
 }
 
 #[test]
 fn paths_are_relative_to_the_work_tree() {
     let (repo, _) = story();
     let git = Repo::discover(repo.path()).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
     let absolute = repo.path().join("deploy/app.yaml");
-    assert_eq!(git.relative_path(&absolute).unwrap(), "deploy/app.yaml");
-    let outside = tempfile::tempdir().unwrap();
+    assert_eq!(
+        git.relative_path(&absolute, elsewhere.path()).unwrap(),
+        "deploy/app.yaml"
+    );
+    // A relative path is read from the base directory, as `git -C DIR` reads it.
+    let relative = std::path::Path::new("deploy/app.yaml");
+    assert_eq!(
+        git.relative_path(relative, repo.path()).unwrap(),
+        "deploy/app.yaml"
+    );
+    let err = git.relative_path(relative, elsewhere.path()).unwrap_err();
+    assert!(matches!(err, GitError::OutsideRepository { .. }), "{err}");
     let err = git
-        .relative_path(&outside.path().join("x.yaml"))
+        .relative_path(&elsewhere.path().join("x.yaml"), repo.path())
         .unwrap_err();
     assert!(matches!(err, GitError::OutsideRepository { .. }), "{err}");
+    for root in [".", "deploy/.."] {
+        let err = git
+            .relative_path(std::path::Path::new(root), repo.path())
+            .unwrap_err();
+        assert!(
+            matches!(err, GitError::RepositoryRoot { .. }),
+            "{root}: {err}"
+        );
+        assert!(
+            err.to_string().contains("is the root of the repository"),
+            "{err}"
+        );
+    }
 }
 
 #[test]
-fn a_directory_outside_any_repository_says_so() {
+fn a_directory_outside_any_repository_says_so_without_naming_flags() {
     let dir = tempfile::tempdir().unwrap();
     let err = Repo::discover(dir.path()).unwrap_err();
     assert_eq!(
         err.to_string(),
-        format!(
-            "{} is not in a git repository\nhint: pass the repository of the manifests with \
-             --repo DIR",
-            dir.path().display()
-        )
+        format!("{} is not in a git repository", dir.path().display())
     );
+}
+
+#[test]
+fn a_short_sha_that_is_also_a_blob_prefix_names_its_commit() {
+    let repo = GitRepo::new();
+    let sha = repo.commit("f", "1\n", "One");
+    // A blob whose id starts with the commit's first four digits, found by hashing as git does.
+    let prefix = &sha[..4];
+    let content = (0u64..)
+        .map(|i| format!("blob {i}\n"))
+        .find(|c| {
+            gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::objs::Kind::Blob, c.as_bytes())
+                .unwrap()
+                .to_string()
+                .starts_with(prefix)
+        })
+        .unwrap();
+    std::fs::write(repo.path().join("blob"), &content).unwrap();
+    let blob = repo.git(&["hash-object", "-w", "blob"]);
+    assert!(blob.starts_with(prefix), "{blob}");
+    std::fs::remove_file(repo.path().join("blob")).unwrap();
+    assert_eq!(
+        repo.git(&["rev-parse", &format!("{prefix}^{{commit}}")]),
+        sha
+    );
+    let git = Repo::discover(repo.path()).unwrap();
+    assert_eq!(git.resolve(prefix).unwrap().sha, sha);
 }
 
 #[test]
@@ -140,9 +196,12 @@ fn commits_one_file_through_git_and_refuses_a_dirty_one() {
 
     repo.git(&["checkout", "--quiet", "--", "deploy/app.yaml"]);
     let old = git.file_at(&shas[1], "deploy/app.yaml").unwrap().unwrap();
-    let commit = git
-        .commit_file("deploy/app.yaml", &old, "Revert to nginx 1.17")
-        .unwrap();
+    let Written::Committed(commit) = git
+        .write_commit("deploy/app.yaml", &old, "Revert to nginx 1.17")
+        .unwrap()
+    else {
+        panic!("nothing was committed");
+    };
     assert_eq!(commit.subject, "Revert to nginx 1.17");
     assert_eq!(repo.git(&["rev-parse", "HEAD"]), commit.sha);
     assert_eq!(
@@ -150,4 +209,68 @@ fn commits_one_file_through_git_and_refuses_a_dirty_one() {
         "image: nginx:1.17\n"
     );
     assert_eq!(repo.git(&["status", "--porcelain"]), "");
+}
+
+#[test]
+fn writing_the_content_a_file_already_has_commits_nothing() {
+    let (repo, shas) = story();
+    let git = Repo::discover(repo.path()).unwrap();
+    let head = repo.git(&["rev-parse", "HEAD"]);
+    let current = git.file_at(&shas[2], "deploy/app.yaml").unwrap().unwrap();
+    let written = git
+        .write_commit("deploy/app.yaml", &current, "No change")
+        .unwrap();
+    assert_eq!(written, Written::Unchanged);
+    assert_eq!(repo.git(&["rev-parse", "HEAD"]), head);
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+}
+
+#[test]
+fn a_failing_hook_is_one_line_and_leaves_nothing_staged() {
+    let (repo, _) = story();
+    let hook = repo.path().join(".git/hooks/pre-commit");
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\necho 'lint: app.yaml is not formatted' >&2\necho more >&2\nexit 1\n",
+    )
+    .unwrap();
+    let mut permissions = std::fs::metadata(&hook).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&hook, permissions).unwrap();
+    let git = Repo::discover(repo.path()).unwrap();
+    let err = git
+        .write_commit("deploy/app.yaml", b"image: nginx:9\n", "Change")
+        .unwrap_err();
+    assert!(matches!(err, GitError::CommitFailed { .. }), "{err}");
+    let message = err.to_string();
+    let lines: Vec<&str> = message.lines().collect();
+    assert_eq!(
+        lines[0],
+        "git could not commit deploy/app.yaml: lint: app.yaml is not formatted"
+    );
+    assert_eq!(lines.len(), 2, "{message}");
+    assert!(lines[1].starts_with("hint: "), "{message}");
+    // Nothing staged: the index is HEAD's, the work tree has the new content.
+    assert_eq!(repo.git(&["diff", "--cached", "--name-only"]), "");
+    assert_eq!(repo.git(&["status", "--porcelain"]), "M deploy/app.yaml");
+}
+
+#[test]
+fn refuses_to_write_through_a_symlink_or_outside_the_work_tree() {
+    let (repo, _) = story();
+    let outside = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(outside.path().join("x.yaml"), repo.path().join("link.yaml"))
+        .unwrap();
+    std::os::unix::fs::symlink(outside.path(), repo.path().join("out")).unwrap();
+    let git = Repo::discover(repo.path()).unwrap();
+    let err = git.write_commit("link.yaml", b"x", "x").unwrap_err();
+    assert!(matches!(err, GitError::Symlink { .. }), "{err}");
+    for path in ["out/x.yaml", "../x.yaml"] {
+        let err = git.write_commit(path, b"x", "x").unwrap_err();
+        assert!(
+            matches!(err, GitError::OutsideRepository { .. }),
+            "{path}: {err}"
+        );
+    }
+    assert!(std::fs::read_dir(outside.path()).unwrap().next().is_none());
 }

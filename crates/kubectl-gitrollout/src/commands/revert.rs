@@ -18,7 +18,10 @@ use rollout_core::{
     ConflictRetry, History, Restored, Retry, RevertPlan, RevertRequest, RevertTo, gitops_manager,
     made_by, plan_revert,
 };
-use rollout_git::{CommitInfo, Repo, workload_template};
+use rollout_git::{
+    CommitInfo, CommitSource, GitError, MappedCommit, Repo, Written as GitWritten,
+    revision_with_content, workload_template,
+};
 use serde_json::{Value, json};
 
 use crate::cli::{GitArgs, Global, WorkloadRef, parse_revision, parse_timeout, split_workload};
@@ -124,6 +127,7 @@ pub async fn run(
     if args.git {
         // Refuse before anything changes in the cluster, not halfway.
         let (repo, path) = git_file(&git)?;
+        repo.ensure_writable(path)?;
         repo.ensure_clean(path)?;
     }
     let cluster = client::connect(global).await?;
@@ -150,8 +154,22 @@ pub async fn run(
     if args.git
         && let Some(sha) = &written.commit
     {
-        let made = commit_revert(&git, sha, &name, &written.plan.target, revision)?;
-        writeln!(ui.out(), "committed {} {}", made.short(), made.subject)?;
+        let done = format!(
+            "{name} was reverted to {} as revision {revision}",
+            written.plan.target
+        );
+        match commit_revert(&git, sha, &name, &written.plan.target, revision) {
+            Ok(GitWritten::Committed(made)) => {
+                writeln!(ui.out(), "committed {} {}", made.short(), made.subject)?;
+            }
+            Ok(GitWritten::Unchanged) => writeln!(
+                ui.out(),
+                "{} already matches commit {}: no commit",
+                git.path.as_deref().unwrap_or_default(),
+                &sha[..7]
+            )?,
+            Err(err) => return Err(git_failed(&done, revision, git.path.as_deref(), err)),
+        }
     }
     ui.flush()?;
     if args.wait {
@@ -346,25 +364,42 @@ fn resolve_target(
     for warning in &mapping.warnings {
         ui.warn(warning)?;
     }
+    let mut commits = mapping.commits;
     let target = match commit {
         // The revision made from the commit, or, when it was pruned, the manifest at the commit.
         Some(commit) => {
-            let made = mapping
-                .commits
-                .iter()
-                .rev()
-                .find(|(_, m)| m.sha == commit.sha);
+            let made = commits.iter().rev().find(|(_, m)| m.sha == commit.sha);
             match made {
                 Some((number, _)) => Target::Revision(*number),
-                None => Target::Commit {
-                    template: template_at(git, &commit, &history)?,
-                    sha: commit.sha,
-                },
+                None => {
+                    let template = template_at(git, &commit, &history)?;
+                    // An older commit with the content of an existing revision (the history
+                    // shows the newest commit that made it) restores that revision.
+                    match revision_with_content(&history, &template) {
+                        Some(number) => {
+                            let source =
+                                CommitSource::Manifest(git.path.clone().unwrap_or_default());
+                            commits.insert(
+                                number,
+                                MappedCommit {
+                                    sha: commit.sha.clone(),
+                                    source,
+                                    info: Some(commit),
+                                },
+                            );
+                            Target::Revision(number)
+                        }
+                        None => Target::Commit {
+                            template,
+                            sha: commit.sha,
+                        },
+                    }
+                }
             }
         }
         None => to_revision.map_or(Target::Previous, Target::Revision),
     };
-    Ok((target, mapping.commits))
+    Ok((target, commits))
 }
 
 /// Waits, watching, until the controller has acted on the write, and returns the number of the
@@ -433,14 +468,15 @@ fn overtaken(target: &WorkloadRef, history: &History) -> anyhow::Error {
     )
 }
 
-/// Commits `--path` as of `sha`, with a message naming the revert.
+/// Commits `--path` as of `sha`, with a message naming the revert; nothing when FILE already has
+/// that content.
 fn commit_revert(
     git: &GitContext,
     sha: &str,
     workload: &str,
     target: &Restored,
     revision: u64,
-) -> Result<CommitInfo> {
+) -> Result<GitWritten> {
     let (repo, path) = git_file(git)?;
     let content = repo
         .file_at(sha, path)?
@@ -453,7 +489,28 @@ fn commit_revert(
         info.subject,
         info.sha
     );
-    Ok(repo.commit_file(path, &content, &message)?)
+    Ok(repo.write_commit(path, &content, &message)?)
+}
+
+/// A git failure after the cluster changed: one line saying what happened, and a hint saying
+/// what the cluster and the repository now hold.
+fn git_failed(done: &str, revision: u64, path: Option<&str>, err: anyhow::Error) -> anyhow::Error {
+    let path = path.unwrap_or("the manifest");
+    match err.downcast_ref::<GitError>() {
+        Some(GitError::CommitFailed { reason, .. }) => anyhow!(
+            "{done}, but git did not commit {path}: {reason}\nhint: the cluster runs revision \
+             {revision}; {path} holds its content uncommitted, nothing staged: fix what stopped \
+             the commit (often a hook), then `git commit {path}`"
+        ),
+        _ => {
+            let reason = err.to_string();
+            let reason = reason.lines().next().unwrap_or_default();
+            anyhow!(
+                "{done}, but {path} was not committed: {reason}\nhint: the cluster runs \
+                 revision {revision}; the repository is as it was: commit {path} yourself"
+            )
+        }
+    }
 }
 
 fn kept_changing(target: &WorkloadRef) -> anyhow::Error {

@@ -1,0 +1,210 @@
+//! One workload's pod template in a manifest file, found without parsing the rest of the file,
+//! as the API server would store it.
+
+use std::hash::{Hash, Hasher};
+
+use gix::bstr::ByteSlice;
+
+use rollout_core::{defaults, template};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The pod template a manifest gives the workload `kind`/`name` (the document of that kind and
+/// name, in a multi-document file or inside a `kind: List`), as the API server stores it: with
+/// the server's defaults applied (see [`rollout_core::defaults`]). So it compares exactly with a
+/// live template, and a diff against a live template shows only real changes.
+pub fn workload_template(content: &[u8], kind: &str, name: &str) -> Result<Option<Value>, String> {
+    for document in candidates(content, kind, name) {
+        let document = std::str::from_utf8(document).map_err(|e| e.to_string())?;
+        if let Some(template) = parse(document, kind, name)? {
+            return Ok(Some(defaults::pod_template(&template)));
+        }
+    }
+    Ok(None)
+}
+
+/// The documents of a multi-document YAML text that may define `kind`/`name`: those that
+/// mention both. A cheap scan: a SIMD substring search for the name over the whole text, then
+/// only around each place it occurs, for the document's bounds and the kind. Only these
+/// documents are parsed.
+fn candidates<'a>(text: &'a [u8], kind: &'a str, name: &'a str) -> impl Iterator<Item = &'a [u8]> {
+    let mut done = 0;
+    text.find_iter(name).filter_map(move |at| {
+        if at < done {
+            return None;
+        }
+        let start = text[..at].rfind("\n---").map_or(0, |s| s + 1);
+        let end = text[at..].find("\n---").map_or(text.len(), |e| at + e + 1);
+        done = end;
+        let document = &text[start..end];
+        document.find(kind).is_some().then_some(document)
+    })
+}
+
+/// The pod template of `kind`/`name` in one YAML document, or in the items of a `kind: List`.
+fn parse(document: &str, kind: &str, name: &str) -> Result<Option<Value>, String> {
+    for document in serde_norway::Deserializer::from_str(document) {
+        let document = Value::deserialize(document).map_err(|e| e.to_string())?;
+        let items = match document.get("kind").and_then(Value::as_str) {
+            Some("List") => document["items"].as_array().cloned().unwrap_or_default(),
+            _ => vec![document],
+        };
+        let found = items.into_iter().find(|item| {
+            item.get("kind").and_then(Value::as_str) == Some(kind)
+                && item.pointer("/metadata/name").and_then(Value::as_str) == Some(name)
+        });
+        if let Some(found) = found {
+            return Ok(found.pointer("/spec/template").cloned());
+        }
+    }
+    Ok(None)
+}
+
+/// A template compared as content: bookkeeping dropped ([`template::normalize`]), with a hash
+/// that does not depend on the order of keys.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Content {
+    pub hash: u64,
+    pub template: Value,
+}
+
+impl Content {
+    pub fn new(template: &Value) -> Self {
+        let template = template::normalize(template);
+        let mut hasher = std::hash::DefaultHasher::new();
+        hash_value(&template, &mut hasher);
+        Content {
+            hash: hasher.finish(),
+            template,
+        }
+    }
+}
+
+fn hash_value(value: &Value, hasher: &mut impl Hasher) {
+    match value {
+        Value::Null => 0u8.hash(hasher),
+        Value::Bool(b) => (1u8, b).hash(hasher),
+        Value::Number(n) => (2u8, n.to_string()).hash(hasher),
+        Value::String(s) => (3u8, s).hash(hasher),
+        Value::Array(items) => {
+            (4u8, items.len()).hash(hasher);
+            items.iter().for_each(|item| hash_value(item, hasher));
+        }
+        Value::Object(object) => {
+            (5u8, object.len()).hash(hasher);
+            let mut keys: Vec<&String> = object.keys().collect();
+            keys.sort();
+            for key in keys {
+                key.hash(hasher);
+                hash_value(&object[key], hasher);
+            }
+        }
+    }
+}
+
+/// Reads the workload's template from one version of a file after another, parsing only when
+/// the workload's documents changed since the version before.
+#[derive(Debug)]
+pub(crate) struct Reader<'w> {
+    kind: &'w str,
+    name: &'w str,
+    /// The hash of the candidate documents of the last version, and what they gave.
+    last: Option<(u64, Option<Content>)>,
+}
+
+impl<'w> Reader<'w> {
+    pub fn new(kind: &'w str, name: &'w str) -> Self {
+        Reader {
+            kind,
+            name,
+            last: None,
+        }
+    }
+
+    /// The workload's content in `file`, or `None` when the file does not define it.
+    pub fn read(&mut self, file: &[u8]) -> Result<Option<&Content>, String> {
+        let mut hasher = std::hash::DefaultHasher::new();
+        candidates(file, self.kind, self.name).for_each(|d| d.hash(&mut hasher));
+        let key = hasher.finish();
+        if self.last.as_ref().is_none_or(|(last, _)| *last != key) {
+            self.last = None;
+            let template = workload_template(file, self.kind, self.name)?;
+            self.last = Some((key, template.as_ref().map(Content::new)));
+        }
+        Ok(self.last.as_ref().and_then(|(_, content)| content.as_ref()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn candidates_are_the_documents_that_mention_kind_and_name() {
+        let text = "kind: Service\nmetadata: {name: app}\n---\nkind: Deployment\nmetadata: \
+                    {name: app}\nspec: {serviceName: app}\n--- # c\nkind: Deployment\nmetadata: \
+                    {name: other}\n---\nkind: Deployment\nname: app\n";
+        let found: Vec<String> = candidates(text.as_bytes(), "Deployment", "app")
+            .map(|d| String::from_utf8_lossy(d).into_owned())
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "---\nkind: Deployment\nmetadata: {name: app}\nspec: {serviceName: app}\n",
+                "---\nkind: Deployment\nname: app\n",
+            ]
+        );
+    }
+
+    #[test]
+    fn finds_the_workload_in_multi_document_files_and_lists() {
+        let file = b"apiVersion: v1\nkind: Service\nmetadata: {name: team-app}\n---\n\
+            apiVersion: v1\nkind: List\nitems:\n- kind: Deployment\n  metadata: {name: other}\n  \
+            spec: {template: {spec: {containers: []}}}\n- kind: Deployment\n  metadata: {name: \
+            team-app}\n  spec:\n    template:\n      metadata: {labels: {app: team-app}}\n";
+        let template = workload_template(file, "Deployment", "team-app").unwrap();
+        assert_eq!(
+            template,
+            Some(json!({"metadata": {"labels": {"app": "team-app"}}}))
+        );
+        assert_eq!(workload_template(file, "StatefulSet", "team-app"), Ok(None));
+        assert!(workload_template(b"kind: [unclosed Deployment x", "Deployment", "x").is_err());
+    }
+
+    #[test]
+    fn templates_come_with_the_server_defaults() {
+        let file = b"kind: Deployment\nmetadata: {name: a}\nspec:\n  template:\n    spec:\n      \
+            containers:\n      - {name: c, image: nginx:1.17}\n";
+        let template = workload_template(file, "Deployment", "a").unwrap().unwrap();
+        assert_eq!(template["spec"]["dnsPolicy"], "ClusterFirst");
+        assert_eq!(
+            template["spec"]["containers"][0]["imagePullPolicy"],
+            "IfNotPresent"
+        );
+    }
+
+    #[test]
+    fn documents_of_other_workloads_are_not_parsed() {
+        // The broken document names neither the kind nor the workload: it is never parsed.
+        let file = b"kind: Deployment\nmetadata: {name: a}\nspec: {template: {spec: {}}}\n---\n\
+            kind: ConfigMap\nmetadata: {name: b}\ndata: [unclosed\n";
+        assert!(
+            workload_template(file, "Deployment", "a")
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn content_hashes_ignore_key_order_and_bookkeeping() {
+        let a = json!({"metadata": {"labels": {"app": "a", "pod-template-hash": "1"}},
+                       "spec": {"x": 1, "y": [true, null]}});
+        let b = json!({"spec": {"y": [true, null], "x": 1}, "metadata": {"labels": {"app": "a"}}});
+        assert_eq!(Content::new(&a), Content::new(&b));
+        assert_ne!(
+            Content::new(&a).hash,
+            Content::new(&json!({"spec": {"x": 2}})).hash
+        );
+    }
+}
