@@ -4,11 +4,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use rollout_core::WorkloadKind;
+use clap::{Args, Parser, Subcommand};
+use rollout_core::{RevisionSpec, WorkloadKind};
 
 use crate::UsageError;
 use crate::commands::{completion, diff, history, record, revert};
+use crate::jsonpath::JsonPathTemplate;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -127,12 +128,38 @@ pub struct GitArgs {
     pub path: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// `-o`: how a result is printed, as kubectl's `-o` where it applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
     Table,
     Wide,
     Json,
     Yaml,
+    /// `deployment.apps/team-app`, one line per workload.
+    Name,
+    /// `jsonpath=TEMPLATE`, over the `-o json` document.
+    JsonPath(JsonPathTemplate),
+}
+
+/// Every `-o` value, for `--help` and errors.
+pub const OUTPUTS: &str = "table, wide, json, yaml, name, jsonpath=TEMPLATE";
+
+/// Parses `-o`: a format name, or `jsonpath=TEMPLATE` (also `jsonpath='{...}'`).
+pub fn parse_output(s: &str) -> Result<Output, String> {
+    if let Some(template) = s.strip_prefix("jsonpath=") {
+        return JsonPathTemplate::parse(template).map(Output::JsonPath);
+    }
+    Ok(match s {
+        "table" => Output::Table,
+        "wide" => Output::Wide,
+        "json" => Output::Json,
+        "yaml" => Output::Yaml,
+        "name" => Output::Name,
+        "jsonpath" => {
+            return Err("jsonpath needs a template: -o jsonpath='{.revisions[*].revision}'".into());
+        }
+        _ => return Err(format!("unknown output format {s:?}: use one of {OUTPUTS}")),
+    })
 }
 
 /// A workload named on the command line.
@@ -171,14 +198,34 @@ pub fn split_workload(args: &[String]) -> Result<(WorkloadRef, &[String]), Usage
     Ok((workload, rest))
 }
 
-/// A revision number: a positive integer.
-pub fn parse_revision(s: &str) -> Result<u64, String> {
-    match s.parse::<u64>() {
-        Ok(n) if n > 0 => Ok(n),
-        _ => Err(format!(
-            "a revision is a positive integer, not {s:?}; list them with `kubectl gitrollout history`"
-        )),
+/// A revision: a positive number, or a negative one counting back from the current revision
+/// (`-1` is the one before it).
+pub fn parse_revision(s: &str) -> Result<RevisionSpec, String> {
+    s.parse()
+        .map_err(|e| format!("{e}; list them with `kubectl gitrollout history`"))
+}
+
+/// A revision to restore: as [`parse_revision`], and `0` for the one before the current one, as
+/// `kubectl rollout undo --to-revision 0`.
+pub fn parse_to_revision(s: &str) -> Result<RevisionSpec, String> {
+    match s {
+        "0" => Ok(RevisionSpec::BeforeCurrent(1)),
+        _ => parse_revision(s),
     }
+}
+
+/// The one workload `revert` and `record` act on: more is bad usage, never ignored.
+pub fn one_workload(args: &[String], command: &str) -> Result<WorkloadRef, UsageError> {
+    let (workload, rest) = split_workload(args)?;
+    if !rest.is_empty() {
+        return Err(UsageError(format!(
+            "{command} acts on exactly one workload, and {} named more ({})\nhint: run \
+             `kubectl gitrollout {command}` once per workload",
+            args.join(" "),
+            rest.join(" ")
+        )));
+    }
+    Ok(workload)
 }
 
 /// The longest duration a flag takes: Go's `time.Duration`, which kubectl parses durations
@@ -269,11 +316,38 @@ mod tests {
     }
 
     #[test]
-    fn revisions_are_positive_integers() {
-        assert_eq!(parse_revision("3"), Ok(3));
-        for bad in ["0", "-1", "two", "1.5", ""] {
+    fn revisions_are_numbers_or_counts_back() {
+        assert_eq!(parse_revision("3"), Ok(RevisionSpec::Number(3)));
+        assert_eq!(parse_revision("-2"), Ok(RevisionSpec::BeforeCurrent(2)));
+        assert_eq!(parse_to_revision("0"), Ok(RevisionSpec::BeforeCurrent(1)));
+        for bad in ["0", "two", "1.5", ""] {
             assert!(parse_revision(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn revert_and_record_take_one_workload() {
+        assert!(one_workload(&args("deploy/a"), "revert").is_ok());
+        assert!(one_workload(&args("deploy a"), "revert").is_ok());
+        let err = one_workload(&args("deploy/a deploy/b"), "revert").unwrap_err();
+        assert!(
+            err.0.starts_with("revert acts on exactly one workload"),
+            "{}",
+            err.0
+        );
+    }
+
+    #[test]
+    fn outputs_are_kubectl_s() {
+        assert_eq!(parse_output("wide"), Ok(Output::Wide));
+        assert_eq!(parse_output("name"), Ok(Output::Name));
+        assert!(matches!(
+            parse_output("jsonpath={.name}"),
+            Ok(Output::JsonPath(_))
+        ));
+        assert!(parse_output("jsonpath").is_err());
+        assert!(parse_output("jsonpath={.name").is_err());
+        assert!(parse_output("custom-columns=A:.a").is_err());
     }
 
     #[test]

@@ -11,7 +11,10 @@ pub mod commands;
 mod external_diff;
 mod git;
 pub mod hints;
+mod jsonpath;
+mod listing;
 pub mod render;
+mod targets;
 pub mod ui;
 mod wait;
 pub mod workload;
@@ -28,6 +31,11 @@ pub use crate::commands::revert::BeforeWrite;
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
+
+/// Not an error but an answer: `diff --exit-code` found a difference. Exit code 1, no message.
+#[derive(Debug, thiserror::Error)]
+#[error("the revisions differ")]
+pub struct Differs;
 
 /// Runs one command, writing through `ui`.
 pub async fn run(cli: Cli, ui: &mut Ui<'_>) -> Result<()> {

@@ -304,7 +304,7 @@ pub fn unified(out: &mut dyn Write, diff: &TemplateDiff, color: bool) -> io::Res
 
 /// `4`, `4 (was 2)` for a revision the controller renumbered, `5 (revert of 3)` for one made by
 /// `revert`.
-fn number_with_origin(revision: &Revision) -> String {
+pub(crate) fn number_with_origin(revision: &Revision) -> String {
     let mut text = revision.number.to_string();
     if !revision.earlier_numbers.is_empty() {
         text += &format!(" (was {})", numbers(&revision.earlier_numbers));
@@ -320,19 +320,19 @@ fn numbers(numbers: &[u64]) -> String {
     numbers.join(", ")
 }
 
-fn age(revision: &Revision, now: Timestamp) -> String {
+pub(crate) fn age(revision: &Revision, now: Timestamp) -> String {
     revision
         .created_at
         .map_or("<unknown>".to_owned(), |t| human_age(t, now))
 }
 
-fn cause(revision: &Revision) -> &str {
+pub(crate) fn cause(revision: &Revision) -> &str {
     revision.change_cause.as_deref().unwrap_or("<none>")
 }
 
 /// An image without its registry and repository path, and with a digest cut to 12 digits:
 /// `registry.example.com/team/app@sha256:0123...` becomes `app@sha256:0123456789ab`.
-fn short_image(image: &str) -> String {
+pub(crate) fn short_image(image: &str) -> String {
     let (name, digest) = match image.split_once('@') {
         Some((name, digest)) => (name, Some(digest)),
         None => (image, None),

@@ -11,6 +11,7 @@ mod history;
 mod kind;
 mod retry;
 mod revert;
+mod select;
 mod status;
 pub mod template;
 
@@ -23,4 +24,5 @@ pub use retry::{ConflictRetry, Retry};
 pub use revert::{
     Restored, RevertError, RevertPlan, RevertRequest, RevertTo, made_by, plan_revert,
 };
+pub use select::{RevisionSpec, SelectError, resolve_revision};
 pub use status::{RolloutProgress, RolloutStatus};

@@ -15,13 +15,13 @@ use clap::Args;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use kube::api::{Patch, PatchParams};
 use rollout_core::{
-    ConflictRetry, History, Restored, Retry, RevertPlan, RevertRequest, RevertTo, gitops_manager,
-    made_by, plan_revert,
+    ConflictRetry, History, Restored, Retry, RevertPlan, RevertRequest, RevertTo, RevisionSpec,
+    gitops_manager, made_by, plan_revert, resolve_revision,
 };
 use rollout_git::{CommitInfo, Repo, workload_template};
 use serde_json::{Value, json};
 
-use crate::cli::{GitArgs, Global, WorkloadRef, parse_revision, parse_timeout, split_workload};
+use crate::cli::{GitArgs, Global, WorkloadRef, one_workload, parse_timeout, parse_to_revision};
 use crate::client::{self, Call, Cluster};
 use crate::git::GitContext;
 use crate::render::{self, Commits};
@@ -34,9 +34,10 @@ pub struct RevertArgs {
     /// TYPE/NAME or TYPE NAME, e.g. deployment/team-app
     #[arg(value_name = "WORKLOAD", required = true, num_args = 1..=2)]
     pub workload: Vec<String>,
-    /// The revision to restore (default: the one before the current one)
-    #[arg(long, value_name = "N", value_parser = parse_revision, conflicts_with = "to_commit")]
-    pub to_revision: Option<u64>,
+    /// The revision to restore (default, and 0: the one before the current one; -2 is the one
+    /// before that)
+    #[arg(long, value_name = "N", value_parser = parse_to_revision, allow_negative_numbers = true, conflicts_with = "to_commit")]
+    pub to_revision: Option<RevisionSpec>,
     /// Restore the revision made from this commit (SHA, short SHA, tag, HEAD~2), or, when it
     /// was pruned, the pod template of --path at that commit
     #[arg(long, value_name = "REF")]
@@ -111,7 +112,7 @@ pub async fn run(
     ui: &mut Ui<'_>,
     before_write: BeforeWrite<'_>,
 ) -> Result<()> {
-    let (target, _) = split_workload(&args.workload)?;
+    let target = one_workload(&args.workload, "revert")?;
     let git = GitContext::open(
         args.manifests.repo.repo.as_ref(),
         args.manifests.path.as_ref(),
@@ -240,7 +241,7 @@ async fn write_revert(
 fn resolve_target(
     git: &GitContext,
     commit: Option<CommitInfo>,
-    to_revision: Option<u64>,
+    to_revision: Option<RevisionSpec>,
     (workload, owned): &(Workload, Owned),
     ui: &mut Ui<'_>,
 ) -> Result<(Target, Commits)> {
@@ -266,7 +267,10 @@ fn resolve_target(
                 },
             }
         }
-        None => to_revision.map_or(Target::Previous, Target::Revision),
+        None => match to_revision {
+            None => Target::Previous,
+            Some(spec) => Target::Revision(resolve_revision(&history, spec)?),
+        },
     };
     Ok((target, mapping.commits))
 }
