@@ -9,6 +9,7 @@ use rollout_core::{RevisionSpec, WorkloadKind};
 
 use crate::UsageError;
 use crate::commands::{completion, diff, history, record, revert};
+use crate::identity::IdentityArgs;
 use crate::jsonpath::JsonPathTemplate;
 
 #[derive(Debug, Parser)]
@@ -62,6 +63,8 @@ pub struct Global {
     /// Never colour the output (also: the NO_COLOR variable)
     #[arg(long, global = true)]
     pub no_color: bool,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
 }
 
 #[derive(Debug, Subcommand)]

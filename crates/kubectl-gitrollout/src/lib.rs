@@ -11,6 +11,7 @@ pub mod commands;
 mod external_diff;
 mod git;
 pub mod hints;
+mod identity;
 mod jsonpath;
 mod listing;
 pub mod render;

@@ -157,6 +157,8 @@ fn list_several(
                 writeln!(ui.out(), "{}", history.workload())?;
             }
         }
+        // Nothing found is said on stderr; an empty table says nothing more.
+        _ if items.is_empty() => {}
         _ if matches!(targets, Targets::Selected { .. }) || args.no_headers => {
             let style = TableStyle {
                 wide,

@@ -1,0 +1,471 @@
+//! kubectl habits end to end, on the real control plane: several workloads, selectors and `-A`,
+//! relative revisions, `-o name|jsonpath`, `--no-headers`, `diff --exit-code`, and kubectl's
+//! identity flags against real RBAC.
+
+// A test states what it expects with unwrap: a failure there is the test failing.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{gitrollout, revisions_of, run_json, stderr, stdout};
+use gitrollout_tests::{TestNamespace, play_deployment_story};
+use serde_json::Value;
+
+/// `team-app` with revisions 1 to 3 (nginx 1.16, 1.17, 1.18), and `team-web` with revisions 1
+/// and 2 (nginx 1.20, 1.21), both labelled `tier=front` by the test, `app=NAME` by kubectl.
+fn two_deployments(ns: &TestNamespace) {
+    play_deployment_story(ns);
+    let status = ["rollout", "status", "deployment/team-web", "--timeout=120s"];
+    ns.kubectl_ok(&["create", "deployment", "team-web", "--image=nginx:1.20"]);
+    ns.kubectl_ok(&status);
+    ns.kubectl_ok(&["set", "image", "deployment/team-web", "nginx=nginx:1.21"]);
+    ns.kubectl_ok(&status);
+    ns.kubectl_ok(&["label", "deployment", "team-app", "team-web", "tier=front"]);
+}
+
+fn names(list: &Value) -> Vec<String> {
+    assert_eq!(list["kind"], "List", "{list}");
+    let items = list["items"].as_array().expect("items");
+    items
+        .iter()
+        .map(|i| i["name"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn several_workloads_selectors_and_all_namespaces() {
+    let ns = TestNamespace::new("habits-several").await;
+    two_deployments(&ns);
+
+    // Both spellings; a block per workload, each headed by its name.
+    for args in [
+        &["history", "deploy/team-app", "deployment/team-web"][..],
+        &["history", "deploy", "team-app", "team-web"][..],
+    ] {
+        let run = gitrollout(&ns).args(args).assert().success();
+        let text = stdout(&run);
+        let titles: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("deployment.apps/"))
+            .collect();
+        assert_eq!(
+            titles,
+            ["deployment.apps/team-app", "deployment.apps/team-web"],
+            "{text}"
+        );
+        assert_eq!(text.matches("CHANGE-CAUSE").count(), 2, "{text}");
+    }
+
+    // -o json of several is a List of the one-workload documents.
+    let list = run_json(
+        &ns,
+        &[
+            "history",
+            "deploy/team-app",
+            "deploy/team-web",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(names(&list), ["team-app", "team-web"]);
+    assert_eq!(revisions_of(&list["items"][1]).len(), 2);
+    assert_eq!(list["items"][0]["namespace"], ns.name.as_str());
+
+    // A selector with a TYPE: one table with a NAME column, and a List even for one match.
+    let selected = run_json(
+        &ns,
+        &["history", "deploy", "-l", "app=team-web", "-o", "json"],
+    );
+    assert_eq!(names(&selected), ["team-web"]);
+    let both = run_json(
+        &ns,
+        &[
+            "history",
+            "deployments",
+            "--selector",
+            "tier=front",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(names(&both), ["team-app", "team-web"]);
+    let table = gitrollout(&ns)
+        .args(["history", "deploy", "-l", "tier=front"])
+        .assert()
+        .success();
+    let table = stdout(&table);
+    let rows: Vec<&str> = table.lines().collect();
+    assert!(
+        rows[0].starts_with("NAME ") && rows[0].contains("REVISION"),
+        "{table}"
+    );
+    assert_eq!(rows.len(), 1 + 3 + 2, "{table}");
+    assert!(
+        rows[5].starts_with("deployment.apps/team-web") && rows[5].contains('*'),
+        "{table}"
+    );
+
+    // Whatever matches, a selection costs one LIST of the workloads and one of their ReplicaSets.
+    let run = gitrollout(&ns)
+        .args(["-v=6", "history", "deploy", "-l", "tier=front"])
+        .assert()
+        .success();
+    let log = stderr(&run);
+    let requests: Vec<&str> = log.lines().collect();
+    assert_eq!(requests.len(), 2, "{log}");
+    assert!(
+        requests[0].contains("/deployments?") && requests[0].contains("labelSelector=tier%3Dfront"),
+        "{log}"
+    );
+    assert!(requests[1].contains("/replicasets"), "{log}");
+
+    // -A: every namespace, with a NAMESPACE column.
+    let all = run_json(&ns, &["history", "deploy", "-A", "-o", "json"]);
+    let ours: Vec<&Value> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["namespace"] == ns.name.as_str())
+        .collect();
+    assert_eq!(ours.len(), 2, "{all}");
+    let table = gitrollout(&ns)
+        .args(["history", "deploy", "-A", "-l", "app=team-web"])
+        .assert()
+        .success();
+    let table = stdout(&table);
+    assert!(
+        table.starts_with("NAMESPACE ") && table.contains(&ns.name),
+        "{table}"
+    );
+
+    // A selection that matches nothing says so, as kubectl does.
+    let none = gitrollout(&ns)
+        .args(["history", "deploy", "-l", "app=nothing"])
+        .assert()
+        .success();
+    assert_eq!(stdout(&none), "");
+    assert!(
+        stderr(&none).contains("No resources found"),
+        "{}",
+        stderr(&none)
+    );
+
+    // diff of several: one diff each.
+    let diff = gitrollout(&ns)
+        .args(["diff", "deploy", "team-app", "team-web"])
+        .assert()
+        .success();
+    let diff = stdout(&diff);
+    assert!(
+        diff.contains("+  - image: nginx:1.18") && diff.contains("+  - image: nginx:1.21"),
+        "{diff}"
+    );
+    ns.delete().await;
+}
+
+#[tokio::test]
+async fn nothing_given_is_silently_ignored() {
+    let ns = TestNamespace::new("habits-refusals").await;
+    two_deployments(&ns);
+    let before = run_json(&ns, &["history", "deploy/team-app", "-o", "json"]);
+
+    for (args, expect) in [
+        (
+            &["revert", "deploy/team-app", "deploy/team-web"][..],
+            "revert acts on exactly one workload",
+        ),
+        (
+            &["revert", "deploy/team-app", "deploy/team-web", "--dry-run"][..],
+            "exactly one workload",
+        ),
+        (
+            &[
+                "record",
+                "deploy/team-app",
+                "deploy/team-web",
+                "--commit",
+                "HEAD",
+            ][..],
+            "record acts on exactly one workload",
+        ),
+        (
+            &["history", "deploy/team-app", "team-web"][..],
+            "is neither TYPE/NAME nor a revision",
+        ),
+        (
+            &["history", "deploy", "team-app", "2"][..],
+            "too many arguments",
+        ),
+        (
+            &["diff", "deploy/team-app", "1", "2", "3"][..],
+            "at most 2 revisions",
+        ),
+        (
+            &["history", "deploy/team-app", "-l", "app=x"][..],
+            "give the TYPE alone",
+        ),
+        (
+            &[
+                "history",
+                "deploy/team-app",
+                "deploy/team-web",
+                "--revision",
+                "1",
+            ][..],
+            "name a single workload",
+        ),
+        (
+            &["history", "deploy/team-app", "-o", "jsonpath={.name"][..],
+            "a { without its }",
+        ),
+    ] {
+        let run = gitrollout(&ns).args(args).assert().code(2);
+        assert!(stderr(&run).contains(expect), "{args:?}: {}", stderr(&run));
+    }
+    // Nothing was written.
+    let after = run_json(&ns, &["history", "deploy/team-app", "-o", "json"]);
+    assert_eq!(revisions_of(&before), revisions_of(&after));
+    ns.delete().await;
+}
+
+#[tokio::test]
+async fn revisions_count_back_from_the_current_one() {
+    let ns = TestNamespace::new("habits-relative").await;
+    play_deployment_story(&ns);
+
+    let one = run_json(
+        &ns,
+        &[
+            "history",
+            "deploy/team-app",
+            "--revision",
+            "-1",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(one["revision"], 2);
+    let one = run_json(
+        &ns,
+        &["history", "deploy/team-app", "--revision=-2", "-o", "json"],
+    );
+    assert_eq!(one["revision"], 1);
+
+    let diff = gitrollout(&ns)
+        .args(["diff", "deploy/team-app", "-2", "-1"])
+        .assert()
+        .success();
+    let diff = stdout(&diff);
+    assert!(
+        diff.contains("--- deployment.apps/team-app revision 1")
+            && diff.contains("+++ deployment.apps/team-app revision 2"),
+        "{diff}"
+    );
+
+    // --to-revision 0 is the previous one, as kubectl's; -2 the one before it.
+    for (to, restored) in [
+        ("0", "revision 2"),
+        ("-1", "revision 2"),
+        ("-2", "revision 1"),
+    ] {
+        let run = gitrollout(&ns)
+            .args([
+                "revert",
+                "deploy/team-app",
+                "--to-revision",
+                to,
+                "--dry-run",
+            ])
+            .assert()
+            .success();
+        let note = stderr(&run);
+        assert!(
+            note.contains(&format!("would be reverted to {restored}")),
+            "{to}: {note}"
+        );
+    }
+
+    let run = gitrollout(&ns)
+        .args(["history", "deploy/team-app", "--revision", "-3"])
+        .assert()
+        .code(1);
+    assert!(
+        stderr(&run).contains("revision -3 of deployment.apps/team-app does not exist: revision 3 is current and only 2 revisions exist before it"),
+        "{}",
+        stderr(&run)
+    );
+    ns.delete().await;
+}
+
+#[tokio::test]
+async fn output_formats_as_kubectl_s() {
+    let ns = TestNamespace::new("habits-output").await;
+    two_deployments(&ns);
+
+    let name = gitrollout(&ns)
+        .args(["history", "deploy", "team-app", "team-web", "-o", "name"])
+        .assert()
+        .success();
+    assert_eq!(
+        stdout(&name),
+        "deployment.apps/team-app\ndeployment.apps/team-web\n"
+    );
+
+    let path = gitrollout(&ns)
+        .args([
+            "history",
+            "deploy/team-app",
+            "-o",
+            "jsonpath={.revisions[*].revision}",
+        ])
+        .assert()
+        .success();
+    assert_eq!(stdout(&path), "1 2 3");
+    let template = r#"jsonpath={range .items[*]}{.name}{"\t"}{.revisions[?(@.current==true)].containers[0].image}{"\n"}{end}"#;
+    let path = gitrollout(&ns)
+        .args(["history", "deploy", "-l", "tier=front", "-o", template])
+        .assert()
+        .success();
+    assert_eq!(
+        stdout(&path),
+        "team-app\tnginx:1.18\nteam-web\tnginx:1.21\n"
+    );
+
+    let table = gitrollout(&ns)
+        .args(["history", "deploy/team-app", "--no-headers"])
+        .assert()
+        .success();
+    let table = stdout(&table);
+    let rows: Vec<&str> = table.lines().collect();
+    assert_eq!(rows.len(), 3, "{table}");
+    assert!(
+        rows[2].starts_with('*') && !table.contains("REVISION"),
+        "{table}"
+    );
+    let table = gitrollout(&ns)
+        .args([
+            "history",
+            "deploy",
+            "team-app",
+            "team-web",
+            "-o",
+            "wide",
+            "--no-headers",
+        ])
+        .assert()
+        .success();
+    let table = stdout(&table);
+    assert_eq!(table.lines().count(), 5, "{table}");
+    assert!(
+        table
+            .lines()
+            .all(|l| l.starts_with("deployment.apps/team-")),
+        "{table}"
+    );
+
+    // diff --exit-code: 1 when the revisions differ, 0 when they do not.
+    let differ = gitrollout(&ns)
+        .args(["diff", "deploy/team-app", "--exit-code"])
+        .assert()
+        .code(1);
+    assert!(stdout(&differ).contains("+  - image: nginx:1.18"));
+    assert_eq!(stderr(&differ), "");
+    gitrollout(&ns)
+        .args(["diff", "deploy/team-app", "2", "2", "--exit-code"])
+        .assert()
+        .success();
+    ns.delete().await;
+}
+
+/// A ServiceAccount, and a Role and RoleBinding that let it read rollout history, or nothing.
+fn service_account(ns: &TestNamespace, name: &str, can_read: bool) -> String {
+    ns.kubectl_ok(&["create", "serviceaccount", name]);
+    if can_read {
+        let role = format!("{name}-history");
+        ns.kubectl_ok(&[
+            "create",
+            "role",
+            &role,
+            "--verb=get,list",
+            "--resource=deployments.apps,replicasets.apps",
+        ]);
+        let subject = format!("--serviceaccount={}:{name}", ns.name);
+        ns.kubectl_ok(&[
+            "create",
+            "rolebinding",
+            &role,
+            &format!("--role={role}"),
+            &subject,
+        ]);
+    }
+    format!("system:serviceaccount:{}:{name}", ns.name)
+}
+
+#[tokio::test]
+async fn identity_flags_act_as_another_user() {
+    let ns = TestNamespace::new("habits-identity").await;
+    play_deployment_story(&ns);
+    let restricted = service_account(&ns, "restricted", false);
+    let reader = service_account(&ns, "reader", true);
+
+    let refused = gitrollout(&ns)
+        .args(["--as", &restricted, "history", "deploy/team-app"])
+        .assert()
+        .code(1);
+    let err = stderr(&refused);
+    assert!(
+        err.contains("forbidden: RBAC does not allow get on deployments.apps")
+            && err.contains(&ns.name)
+            && err.contains(&restricted),
+        "{err}"
+    );
+
+    let allowed = run_json(
+        &ns,
+        &["--as", &reader, "history", "deploy/team-app", "-o", "json"],
+    );
+    assert_eq!(revisions_of(&allowed).len(), 3);
+
+    // Groups are repeatable, and a binding to a group lets its members read.
+    ns.kubectl_ok(&[
+        "create",
+        "rolebinding",
+        "readers",
+        "--role=reader-history",
+        "--group=history-readers",
+    ]);
+    let allowed = run_json(
+        &ns,
+        &[
+            "--as=someone",
+            "--as-group=other",
+            "--as-group=history-readers",
+            "history",
+            "deploy/team-app",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(allowed["name"], "team-app");
+    let refused = gitrollout(&ns)
+        .args([
+            "--as=someone",
+            "--as-group=other",
+            "history",
+            "deploy/team-app",
+        ])
+        .assert()
+        .code(1);
+    assert!(
+        stderr(&refused).contains("forbidden"),
+        "{}",
+        stderr(&refused)
+    );
+
+    // --as-group alone is bad usage, as for kubectl.
+    gitrollout(&ns)
+        .args(["--as-group=x", "history", "deploy/team-app"])
+        .assert()
+        .code(2);
+    ns.delete().await;
+}
