@@ -10,6 +10,7 @@ mod client;
 pub mod commands;
 mod external_diff;
 mod git;
+mod guard;
 pub mod hints;
 mod identity;
 mod jsonpath;

@@ -469,3 +469,103 @@ async fn identity_flags_act_as_another_user() {
         .code(2);
     ns.delete().await;
 }
+
+#[tokio::test]
+async fn helm_and_gitops_guards_refuse_only_on_sure_marks() {
+    let ns = TestNamespace::new("habits-guards").await;
+    play_deployment_story(&ns);
+    let revert = |extra: &[&str]| {
+        let mut cmd = gitrollout(&ns);
+        cmd.args(["revert", "deploy/team-app"]).args(extra);
+        cmd
+    };
+
+    // The stock ingress-nginx labels, applied with plain kubectl: a warning, and the revert.
+    ns.kubectl_ok(&[
+        "label",
+        "deployment",
+        "team-app",
+        "app.kubernetes.io/instance=team-app",
+    ]);
+    let run = revert(&[]).assert().success();
+    assert!(
+        stdout(&run).contains("reverted to revision 2 as revision 4"),
+        "{}",
+        stdout(&run)
+    );
+    assert!(
+        stderr(&run).contains("warning: deployment.apps/team-app carries a label of Argo CD or a Helm chart (label app.kubernetes.io/instance)"),
+        "{}",
+        stderr(&run)
+    );
+
+    // A Helm release: refused, pointing to helm; a dry run only warns.
+    ns.kubectl_ok(&[
+        "label",
+        "deployment",
+        "team-app",
+        "app.kubernetes.io/managed-by=Helm",
+    ]);
+    ns.kubectl_ok(&[
+        "annotate",
+        "deployment",
+        "team-app",
+        "meta.helm.sh/release-name=team",
+        &format!("meta.helm.sh/release-namespace={}", ns.name),
+    ]);
+    let run = revert(&[]).assert().code(1);
+    let err = stderr(&run);
+    assert!(
+        err.contains("error: deployment.apps/team-app is managed by Helm (release team): its next `helm upgrade` would keep")
+            && err.contains(&format!("hint: see the release's revisions with `helm history team -n {}`", ns.name))
+            && err.contains("`helm rollback team REVISION"),
+        "{err}"
+    );
+    let run = revert(&["--dry-run"]).assert().success();
+    assert!(
+        stdout(&run).starts_with("--- deployment.apps/team-app (live)"),
+        "{}",
+        stdout(&run)
+    );
+    assert!(
+        stderr(&run).contains("without --dry-run this revert is refused unless --force"),
+        "{}",
+        stderr(&run)
+    );
+
+    // Argo CD's tracking annotation: refused, pointing to git.
+    ns.kubectl_ok(&[
+        "annotate",
+        "deployment",
+        "team-app",
+        "argocd.argoproj.io/tracking-id=app:apps/Deployment:x/team-app",
+    ]);
+    let run = revert(&[]).assert().code(1);
+    assert!(
+        stderr(&run).contains("is managed by Argo CD (annotation argocd.argoproj.io/tracking-id)"),
+        "{}",
+        stderr(&run)
+    );
+
+    // Nothing was written by the refusals: revision 4 is still the last.
+    let doc = run_json(&ns, &["history", "deploy/team-app", "-o", "json"]);
+    assert_eq!(doc["currentRevision"], 4);
+
+    // A dry run honours KUBECTL_EXTERNAL_DIFF, as diff does.
+    let run = revert(&["--dry-run", "--to-revision", "1"])
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("KUBECTL_EXTERNAL_DIFF", "diff -u")
+        .assert()
+        .success();
+    let out = stdout(&run);
+    assert!(
+        out.contains("/live/deployment.apps.team-app.yaml")
+            && out.contains("/reverted/deployment.apps.team-app.yaml"),
+        "{out}"
+    );
+    assert!(
+        out.contains("-  - image: nginx:1.17") && out.contains("+  - image: nginx:1.16"),
+        "{out}"
+    );
+    ns.delete().await;
+}

@@ -17,7 +17,7 @@ pub mod template;
 
 pub use age::human_age;
 pub use diff::{TemplateDiff, diff_templates};
-pub use gitops::{GitOpsManager, gitops_manager};
+pub use gitops::{Manager, manager};
 pub use history::{Container, Current, History, HistoryError, Revision};
 pub use kind::{UnknownKind, WorkloadKind};
 pub use retry::{ConflictRetry, Retry};

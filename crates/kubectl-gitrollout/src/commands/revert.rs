@@ -16,14 +16,16 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use kube::api::{Patch, PatchParams};
 use rollout_core::{
     ConflictRetry, History, Restored, Retry, RevertPlan, RevertRequest, RevertTo, RevisionSpec,
-    gitops_manager, made_by, plan_revert, resolve_revision,
+    made_by, plan_revert, resolve_revision,
 };
 use rollout_git::{CommitInfo, Repo, workload_template};
 use serde_json::{Value, json};
 
 use crate::cli::{GitArgs, Global, WorkloadRef, one_workload, parse_timeout, parse_to_revision};
 use crate::client::{self, Call, Cluster};
+use crate::external_diff;
 use crate::git::GitContext;
+use crate::guard;
 use crate::render::{self, Commits};
 use crate::ui::Ui;
 use crate::wait::{self, Watched};
@@ -59,7 +61,7 @@ pub struct RevertArgs {
     /// The change cause to record (default: the revision restored and its images)
     #[arg(short = 'm', long, value_name = "MSG")]
     pub message: Option<String>,
-    /// Revert even a workload that Argo CD or Flux manages
+    /// Revert even a workload that Argo CD, Flux or Helm manages
     #[arg(long)]
     pub force: bool,
 }
@@ -188,9 +190,11 @@ async fn write_revert(
             ))?,
             Retry::GiveUp => return Err(kept_changing(target)),
         }
-        if !args.force {
-            refuse_gitops(&workload)?;
-        }
+        let asked = guard::Asked {
+            force: args.force,
+            dry_run: args.dry_run,
+        };
+        guard::check(&workload, asked, ui)?;
         let history = workload.history(owned);
         let request = RevertRequest {
             target: to.as_request(),
@@ -213,8 +217,13 @@ async fn write_revert(
             );
         }
         if args.dry_run {
-            let color = ui.color;
-            render::unified(ui.out(), &plan.diff, color)?;
+            if let Some(command) = external_diff::command() {
+                let file = format!("{}.{}.yaml", history.kind, history.name);
+                external_diff::run(&command, &plan.diff, &file, ["live", "reverted"])?;
+            } else {
+                let color = ui.color;
+                render::unified(ui.out(), &plan.diff, color)?;
+            }
             ui.note(format_args!(
                 "dry run: {} would be reverted to {}; nothing was changed",
                 history.workload(),
@@ -410,23 +419,6 @@ fn template_at(git: &GitContext, commit: &CommitInfo, history: &History) -> Resu
             history.workload()
         )
     })
-}
-
-fn refuse_gitops(workload: &Workload) -> Result<()> {
-    let meta = workload.metadata();
-    let labels = meta.labels.clone().unwrap_or_default();
-    let annotations = meta.annotations.clone().unwrap_or_default();
-    let Some(manager) = gitops_manager(&labels, &annotations) else {
-        return Ok(());
-    };
-    bail!(
-        "{}/{} is managed by {manager}, which would undo a revert made in the cluster\nhint: \
-         revert the change in git and let {} sync it, or pass --force to revert in the cluster \
-         anyway",
-        workload.kind(),
-        meta.name.as_deref().unwrap_or_default(),
-        manager.tool
-    )
 }
 
 /// The write, named by its object: a workload deleted since it was read is "not found".
