@@ -1,6 +1,7 @@
 //! The command line, as kubectl users expect it: kubectl's global flags, `TYPE/NAME` or
 //! `TYPE NAME`, and `--help` with examples.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use rollout_core::{RevisionSpec, WorkloadKind};
 
 use crate::UsageError;
 use crate::commands::{completion, diff, history, record, revert};
+use crate::complete;
 use crate::identity::IdentityArgs;
 use crate::jsonpath::JsonPathTemplate;
 
@@ -111,6 +113,19 @@ Revision 2 keeps its number: the revert becomes a new revision, marked as a reve
     Completion(completion::CompletionArgs),
     /// Print the version of kubectl-gitrollout
     Version,
+    /// Completion for kubectl: `kubectl_complete-gitrollout` calls it with the words typed
+    #[command(name = "__complete", hide = true)]
+    Complete(complete::CompleteArgs),
+}
+
+/// The command line as clap should read it: after `__complete`, every word is one typed by the
+/// user, to complete, and never a flag of this invocation.
+pub fn argv(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    let mut args: Vec<OsString> = args.into_iter().collect();
+    if args.get(1).is_some_and(|a| a == "__complete") {
+        args.insert(2, "--".into());
+    }
+    args
 }
 
 /// The manifests' repository, spelled the same for every command that reads git.

@@ -8,6 +8,7 @@
 pub mod cli;
 mod client;
 pub mod commands;
+mod complete;
 mod external_diff;
 mod git;
 mod guard;
@@ -54,5 +55,6 @@ pub async fn run_with(cli: Cli, ui: &mut Ui<'_>, before_write: BeforeWrite<'_>) 
         Command::Record(args) => record::run(global, args, ui).await,
         Command::Completion(args) => completion::run(&args, ui),
         Command::Version => version::run(ui),
+        Command::Complete(args) => complete::run(args, ui).await,
     }
 }

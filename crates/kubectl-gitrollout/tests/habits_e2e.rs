@@ -569,3 +569,97 @@ async fn helm_and_gitops_guards_refuse_only_on_sure_marks() {
     );
     ns.delete().await;
 }
+
+/// `kubectl __complete gitrollout WORDS...` with the plugin and `kubectl_complete-gitrollout`
+/// on PATH, as kubectl's shell completion calls it: the candidates, without the directive.
+fn complete(ns: &TestNamespace, kubeconfig: &std::path::Path, words: &[&str]) -> Vec<String> {
+    let bin = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(
+        env!("CARGO_BIN_EXE_kubectl-gitrollout"),
+        bin.path().join("kubectl-gitrollout"),
+    )
+    .unwrap();
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("kubectl_complete-gitrollout");
+    std::fs::copy(&script, bin.path().join("kubectl_complete-gitrollout")).unwrap();
+    let path = format!("{}:/usr/bin:/bin", bin.path().display());
+    let output = std::process::Command::new(&ns.kubectl)
+        .env_clear()
+        .env("PATH", path)
+        .env("HOME", bin.path())
+        .env("KUBECONFIG", kubeconfig)
+        .args(["__complete", "gitrollout"])
+        .args(words)
+        .output()
+        .unwrap();
+    gitrollout_tests::assert_success("kubectl __complete", &output);
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    assert_eq!(lines.pop().as_deref(), Some(":4"), "{text}");
+    lines
+}
+
+#[tokio::test]
+async fn kubectl_completes_through_the_plugin() {
+    let ns = TestNamespace::new("habits-complete").await;
+    two_deployments(&ns);
+    // A kubeconfig whose context works in the test namespace, as `kubens` leaves one.
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::copy(&ns.kubeconfig, &kubeconfig).unwrap();
+    let ns_flag = format!("--namespace={}", ns.name);
+    let set = std::process::Command::new(&ns.kubectl)
+        .args(["config", "set-context", "--current", &ns_flag])
+        .env("KUBECONFIG", &kubeconfig)
+        .output()
+        .unwrap();
+    gitrollout_tests::assert_success("kubectl config set-context", &set);
+
+    // Live names, from the context's namespace, then from -n.
+    let names = complete(&ns, &kubeconfig, &["history", "deploy/"]);
+    assert_eq!(names, ["deploy/team-app", "deploy/team-web"]);
+    let names = complete(
+        &ns,
+        &ns.kubeconfig,
+        &["-n", &ns.name, "diff", "deployment", "team-w"],
+    );
+    assert_eq!(names, ["team-web"]);
+    let names = complete(&ns, &ns.kubeconfig, &["history", "deploy/"]);
+    assert!(
+        !names.iter().any(|n| n.starts_with("deploy/team-")),
+        "{names:?}"
+    );
+
+    // Revision numbers of the named workload, newest first, with their images.
+    let revisions = complete(
+        &ns,
+        &kubeconfig,
+        &["history", "deploy/team-app", "--revision", ""],
+    );
+    assert_eq!(
+        revisions,
+        ["3\tnginx:1.18 (current)", "2\tnginx:1.17", "1\tnginx:1.16"]
+    );
+
+    // Subcommands and flags, from the command line's definition.
+    let subcommands = complete(&ns, &kubeconfig, &[""]);
+    let subcommands: Vec<&str> = subcommands
+        .iter()
+        .filter_map(|s| s.split('\t').next())
+        .collect();
+    assert_eq!(
+        subcommands,
+        [
+            "history",
+            "diff",
+            "revert",
+            "record",
+            "completion",
+            "version"
+        ]
+    );
+    let flags = complete(&ns, &kubeconfig, &["revert", "deploy/team-app", "--to-"]);
+    let flags: Vec<&str> = flags.iter().filter_map(|s| s.split('\t').next()).collect();
+    assert_eq!(flags, ["--to-commit", "--to-revision"]);
+    ns.delete().await;
+}
