@@ -18,7 +18,7 @@ use rollout_core::{RevisionSpec, WorkloadKind};
 use serde::de::DeserializeOwned;
 
 use crate::UsageError;
-use crate::cli::{WorkloadRef, split_workload};
+use crate::cli::{WorkloadRef, parse_revision, split_workload};
 use crate::client::{Call, Cluster};
 use crate::workload::{self, Owned, Workload};
 
@@ -111,18 +111,25 @@ pub fn parse(
     let revisions = rest
         .iter()
         .map(|w| {
-            w.parse::<RevisionSpec>().map_err(|_| {
-                UsageError(format!(
-                    "{w:?} is neither TYPE/NAME nor a revision; name every workload the same way \
-                     (deploy/a sts/b, or deploy a b), then the revisions"
-                ))
-            })
+            // What looks like a number was meant as a revision: say what a revision is.
+            let numeric = w
+                .trim_start_matches('-')
+                .starts_with(|c: char| c.is_ascii_digit());
+            match numeric {
+                true => parse_revision(w).map_err(UsageError),
+                false => w.parse::<RevisionSpec>().map_err(|_| {
+                    UsageError(format!(
+                        "{w:?} is neither TYPE/NAME nor a revision; name every workload the same \
+                         way (deploy/a sts/b, or deploy a b), then the revisions"
+                    ))
+                }),
+            }
         })
         .collect::<Result<Vec<_>, _>>()?;
     if revisions.len() > max_revisions {
         let what = match max_revisions {
             0 => "no revisions after the workloads (use --revision N)".to_owned(),
-            n => format!("at most {n} revisions after the workloads"),
+            n => format!("at most {n} revisions after the workloads, FROM and TO"),
         };
         return Err(UsageError(format!(
             "too many arguments: this command takes {what}"
