@@ -111,11 +111,12 @@ pub fn parse(
     let revisions = rest
         .iter()
         .map(|w| {
-            // What looks like a number was meant as a revision: say what a revision is.
+            // A number, or any word where only revisions may follow (diff's FROM and TO), was
+            // meant as a revision: say what a revision is.
             let numeric = w
                 .trim_start_matches('-')
                 .starts_with(|c: char| c.is_ascii_digit());
-            match numeric {
+            match numeric || max_revisions > 0 {
                 true => parse_revision(w).map_err(UsageError),
                 false => w.parse::<RevisionSpec>().map_err(|_| {
                     UsageError(format!(
@@ -343,6 +344,16 @@ mod tests {
         check("deploy/a 2", 0, Err("too many arguments"));
         check("deploy a 2", 0, Err("too many arguments"));
         check("deploy a 1 2 3", 2, Err("at most 2 revisions"));
+        check(
+            "deploy/a two",
+            2,
+            Err("a revision is a positive integer, not \"two\""),
+        );
+        check(
+            "deploy/a 0",
+            0,
+            Err("a revision is a positive integer, not \"0\""),
+        );
         check(
             "deploy",
             0,

@@ -32,8 +32,8 @@ fn bad_usage_exits_2_before_any_request() {
         ),
         (
             &["diff", "deploy/web", "0"][..],
-            "error: a revision is a positive integer, or a negative one counting back from the \
-             current revision (-1 is the one before it), not \"0\"; list them with `kubectl \
+            "error: a revision is a positive integer, not \"0\", or a negative one counting back \
+             from the current revision (-1 is the one before it); list them with `kubectl \
              gitrollout history`\n",
         ),
         (

@@ -663,3 +663,70 @@ async fn kubectl_completes_through_the_plugin() {
     assert_eq!(flags, ["--to-commit", "--to-revision"]);
     ns.delete().await;
 }
+
+#[tokio::test]
+async fn server_token_and_certificate_flags_connect_as_kubectl_does() {
+    let ns = TestNamespace::new("habits-connection").await;
+    play_deployment_story(&ns);
+    service_account(&ns, "reader", true);
+    let restricted = service_account(&ns, "restricted", false);
+    let token = |sa: &str| ns.kubectl_ok(&["create", "token", sa]).trim().to_owned();
+
+    // A kubeconfig that points nowhere and holds no credentials: the flags say everything.
+    let real: Value = serde_json::from_slice(&std::fs::read(&ns.kubeconfig).unwrap()).unwrap();
+    let cluster = &real["clusters"][0]["cluster"];
+    let server = cluster["server"].as_str().unwrap().to_owned();
+    let ca = cluster["certificate-authority"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("kubeconfig");
+    let config = serde_json::json!({
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": [{"name": "nowhere", "cluster": {"server": "https://127.0.0.1:1"}}],
+        "users": [{"name": "nobody", "user": {}}],
+        "contexts": [{"name": "x", "context": {"cluster": "nowhere", "user": "nobody", "namespace": ns.name}}],
+        "current-context": "x",
+    });
+    std::fs::write(&empty, config.to_string()).unwrap();
+    let run = |extra: &[&str]| {
+        let mut cmd = gitrollout(&ns);
+        cmd.env("KUBECONFIG", &empty)
+            .args(["-s", &server])
+            .args(extra);
+        cmd.args(["history", "deploy/team-app", "-o", "name"]);
+        cmd.assert()
+    };
+
+    let reader_token = token("reader");
+    let ok = run(&["--token", &reader_token, "--certificate-authority", &ca]).success();
+    assert_eq!(stdout(&ok), "deployment.apps/team-app\n");
+    let ok = run(&["--token", &reader_token, "--insecure-skip-tls-verify"]).success();
+    assert_eq!(stdout(&ok), "deployment.apps/team-app\n");
+    let refused = run(&[
+        "--token",
+        &token("restricted"),
+        "--insecure-skip-tls-verify",
+    ])
+    .code(1);
+    assert!(
+        stderr(&refused).contains("forbidden: RBAC does not allow get on deployments.apps"),
+        "{}",
+        stderr(&refused)
+    );
+    // The server saw the token's ServiceAccount, not the kubeconfig's (empty) user.
+    assert!(
+        stderr(&refused).contains(&restricted),
+        "{}",
+        stderr(&refused)
+    );
+    // Without the CA, the server's certificate is not trusted.
+    let untrusted = run(&["--token", &reader_token]).code(1);
+    assert!(
+        stderr(&untrusted).contains("cannot reach the Kubernetes API"),
+        "{}",
+        stderr(&untrusted)
+    );
+    ns.delete().await;
+}

@@ -20,8 +20,8 @@ pub enum RevisionSpec {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SelectError {
     #[error(
-        "a revision is a positive integer, or a negative one counting back from the current \
-         revision (-1 is the one before it), not {0:?}"
+        "a revision is a positive integer, not {0:?}, or a negative one counting back from the \
+         current revision (-1 is the one before it)"
     )]
     Malformed(String),
     #[error(
