@@ -76,7 +76,16 @@ pub enum Command {
   kubectl gitrollout history deployment/team-app
   kubectl gitrollout history sts team-db -o wide
   kubectl gitrollout history ds/team-agent --revision 2
-  kubectl gitrollout history deploy/team-app -o json | jq '.revisions[].containers'")]
+  kubectl gitrollout history deploy/team-app -o json | jq '.revisions[].containers'
+  # The revision before the current one, in full
+  kubectl gitrollout history deploy/team-app --revision -1
+  # Several workloads; every Deployment labelled tier=web; every StatefulSet in the cluster
+  kubectl gitrollout history deploy/team-app sts/team-db
+  kubectl gitrollout history deploy -l tier=web
+  kubectl gitrollout history sts -A
+  # The current revision of each, for scripts
+  kubectl gitrollout history deploy -l tier=web \\
+    -o jsonpath='{range .items[*]}{.name} {.currentRevision}{\"\\n\"}{end}'")]
     History(history::HistoryArgs),
     /// Show what changed in the pod template between two revisions
     #[command(after_help = "Examples:
@@ -86,6 +95,10 @@ pub enum Command {
   kubectl gitrollout diff deployment/team-app 2
   # Revision 1 against revision 3
   kubectl gitrollout diff statefulset team-db 1 3
+  # The two revisions before the current one, of two workloads
+  kubectl gitrollout diff deploy team-app team-web -2 -1
+  # In a script: exit 1 when the revisions differ
+  kubectl gitrollout diff deploy/team-app 2 3 --exit-code
   # With a diff tool of your own, as kubectl diff honours it
   KUBECTL_EXTERNAL_DIFF=\"colordiff -u\" kubectl gitrollout diff deploy/team-app")]
     Diff(diff::DiffArgs),
