@@ -16,6 +16,7 @@ pub mod hints;
 mod identity;
 mod jsonpath;
 mod listing;
+mod pods;
 pub mod render;
 mod targets;
 pub mod ui;

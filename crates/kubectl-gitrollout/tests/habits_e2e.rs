@@ -8,7 +8,9 @@
 mod common;
 
 use common::{gitrollout, revisions_of, run_json, stderr, stdout};
-use gitrollout_tests::{TestNamespace, play_deployment_story};
+use gitrollout_tests::{
+    TestNamespace, play_daemonset_story, play_deployment_story, play_statefulset_story,
+};
 use serde_json::Value;
 
 /// `team-app` with revisions 1 to 3 (nginx 1.16, 1.17, 1.18), and `team-web` with revisions 1
@@ -728,5 +730,39 @@ async fn server_token_and_certificate_flags_connect_as_kubectl_does() {
         "{}",
         stderr(&untrusted)
     );
+    ns.delete().await;
+}
+
+/// The PODS column of `history -o wide`, by revision, and the API requests it made.
+fn pods_column(ns: &TestNamespace, workload: &str) -> (Vec<(String, String)>, usize) {
+    let run = gitrollout(ns)
+        .args(["-v=6", "history", workload, "-o", "wide"])
+        .assert()
+        .success();
+    let table = stdout(&run);
+    let rows = table.lines().skip(1).map(|row| {
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        let revision = cells.iter().find(|c| c.parse::<u64>().is_ok()).unwrap();
+        ((*revision).to_owned(), (*cells.last().unwrap()).to_owned())
+    });
+    (rows.collect(), stderr(&run).lines().count())
+}
+
+#[tokio::test]
+async fn wide_counts_pods_per_revision_of_statefulsets_and_daemonsets() {
+    let ns = TestNamespace::new("habits-pods").await;
+    play_statefulset_story(&ns).await;
+    play_daemonset_story(&ns).await;
+    let expect = |current: &str| {
+        [("1", "0"), ("2", "0"), ("3", current)].map(|(r, p)| (r.to_owned(), p.to_owned()))
+    };
+    // One more request than the table, a LIST of the workload's pods, for wide only.
+    assert_eq!(pods_column(&ns, "sts/team-db"), (expect("2").to_vec(), 3));
+    assert_eq!(pods_column(&ns, "ds/team-agent"), (expect("1").to_vec(), 3));
+    let table = gitrollout(&ns)
+        .args(["-v=6", "history", "sts/team-db"])
+        .assert()
+        .success();
+    assert_eq!(stderr(&table).lines().count(), 2, "{}", stderr(&table));
     ns.delete().await;
 }

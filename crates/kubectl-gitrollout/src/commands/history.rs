@@ -9,6 +9,7 @@ use crate::cli::{GitArgs, Global, Output, parse_output, parse_revision};
 use crate::client;
 use crate::git::GitContext;
 use crate::listing::{self, ListDoc, TableStyle};
+use crate::pods;
 use crate::render::{self, Commits, HistoryDoc, RevisionDoc};
 use crate::targets::{self, SelectorArgs, Targets};
 use crate::ui::Ui;
@@ -54,8 +55,11 @@ pub async fn run(global: &Global, args: HistoryArgs, ui: &mut Ui<'_>) -> Result<
     if targets.is_one()
         && let Some((workload, owned)) = fetched.pop()
     {
-        let history = workload.history(owned);
+        let mut history = workload.history(owned);
         history.ensure_not_empty()?;
+        if args.output == Output::Wide {
+            pods::count(&cluster, &workload, &mut history).await?;
+        }
         let commits = commits(&git, &history, ui)?;
         return match args.revision {
             Some(spec) => show_one(&args, &history, &commits, spec, ui),
@@ -64,11 +68,14 @@ pub async fn run(global: &Global, args: HistoryArgs, ui: &mut Ui<'_>) -> Result<
     }
     let mut items = Vec::with_capacity(fetched.len());
     for (workload, owned) in fetched {
-        let history = workload.history(owned);
+        let mut history = workload.history(owned);
         // Said, not dropped: the others are still shown.
         if let Err(empty) = history.ensure_not_empty() {
             ui.warn(empty)?;
             continue;
+        }
+        if args.output == Output::Wide {
+            pods::count(&cluster, &workload, &mut history).await?;
         }
         let commits = commits(&git, &history, ui)?;
         items.push((history, commits));
