@@ -119,10 +119,13 @@ Revision 2 keeps its number: the revert becomes a new revision, marked as a reve
   kubectl gitrollout record deployment/team-app --commit HEAD
   kubectl gitrollout record deployment/team-app --commit v1.18 -m \"release 1.18\"")]
     Record(record::RecordArgs),
-    /// Print a shell completion script
+    /// Print a shell completion script, or kubectl's for the plugin
     #[command(after_help = "Examples:
   source <(kubectl-gitrollout completion bash)
-  kubectl-gitrollout completion zsh > \"${fpath[1]}/_kubectl-gitrollout\"")]
+  kubectl-gitrollout completion zsh > \"${fpath[1]}/_kubectl-gitrollout\"
+  # For kubectl gitrollout <TAB>: an executable beside the plugin (here krew's)
+  kubectl gitrollout completion kubectl > ~/.krew/bin/kubectl_complete-gitrollout
+  chmod +x ~/.krew/bin/kubectl_complete-gitrollout")]
     Completion(completion::CompletionArgs),
     /// Print the version of kubectl-gitrollout
     Version,

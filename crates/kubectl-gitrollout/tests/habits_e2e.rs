@@ -581,9 +581,15 @@ fn complete(ns: &TestNamespace, kubeconfig: &std::path::Path, words: &[&str]) ->
         bin.path().join("kubectl-gitrollout"),
     )
     .unwrap();
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("kubectl_complete-gitrollout");
-    std::fs::copy(&script, bin.path().join("kubectl_complete-gitrollout")).unwrap();
+    // Installed as the user is told to: what `completion kubectl` prints (the shipped file).
+    let script = bin.path().join("kubectl_complete-gitrollout");
+    let printed = gitrollout(ns)
+        .args(["completion", "kubectl"])
+        .assert()
+        .success();
+    std::fs::write(&script, &printed.get_output().stdout).unwrap();
+    let executable = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+    std::fs::set_permissions(&script, executable).unwrap();
     let path = format!("{}:/usr/bin:/bin", bin.path().display());
     let output = std::process::Command::new(&ns.kubectl)
         .env_clear()
