@@ -29,18 +29,11 @@ const NO_FILES: u32 = 4;
 const DEFAULT: u32 = 0;
 const DIRECTORIES: u32 = 16;
 
-/// Global flags that take a value, as the words may hold them.
-fn global_value_flags() -> Vec<String> {
-    flags_with_values(&Cli::command(), true)
-}
-
-fn flags_with_values(command: &clap::Command, global_only: bool) -> Vec<String> {
+/// The flags of a command, `--long` and `-s`: those that take a value, or all of them.
+fn flag_names(command: &clap::Command, with_values_only: bool) -> Vec<String> {
     let mut flags = Vec::new();
-    for arg in command.get_arguments() {
-        if arg.get_action().takes_values()
-            && !arg.is_positional()
-            && (!global_only || arg.is_global_set())
-        {
+    for arg in command.get_arguments().filter(|a| !a.is_positional()) {
+        if !with_values_only || arg.get_action().takes_values() {
             flags.extend(arg.get_long().map(|l| format!("--{l}")));
             flags.extend(arg.get_short().map(|s| format!("-{s}")));
         }
@@ -59,40 +52,38 @@ struct Line {
 }
 
 fn read_line(words: &[String]) -> Line {
-    let globals = global_value_flags();
+    let root = Cli::command();
+    // Every flag of the root is global: kubectl's connection flags, -n, -v.
+    let globals = flag_names(&root, false);
+    let mut takes_value = flag_names(&root, true);
     let mut line = Line::default();
     let mut words = words.iter();
     while let Some(word) = words.next() {
-        let sub = line
-            .subcommand
-            .as_deref()
-            .and_then(|s| Cli::command().find_subcommand(s).cloned());
-        let takes_value = |flag: &str| {
-            globals.iter().any(|g| g == flag)
-                || sub
-                    .as_ref()
-                    .is_some_and(|s| flags_with_values(s, false).iter().any(|f| f == flag))
-        };
-        if word.starts_with('-') && !is_revision(word) {
-            let (flag, inline) = match word.split_once('=') {
-                Some((flag, _)) => (flag, true),
-                None => (word.as_str(), false),
-            };
-            let global = globals.iter().any(|g| g == flag) || flag == "--no-color";
-            if global {
-                line.global.push(word.clone());
-            }
-            if takes_value(flag) && !inline {
-                match words.next() {
-                    Some(value) if global => line.global.push(value.clone()),
-                    Some(_) => {}
-                    None => line.pending_flag = Some(flag.to_owned()),
+        if !word.starts_with('-') || is_revision(word) {
+            if line.subcommand.is_none() {
+                if let Some(sub) = root.find_subcommand(word) {
+                    takes_value.extend(flag_names(sub, true));
                 }
+                line.subcommand = Some(word.clone());
+            } else {
+                line.positionals.push(word.clone());
             }
-        } else if line.subcommand.is_none() {
-            line.subcommand = Some(word.clone());
-        } else {
-            line.positionals.push(word.clone());
+            continue;
+        }
+        let (flag, inline) = match word.split_once('=') {
+            Some((flag, _)) => (flag, true),
+            None => (word.as_str(), false),
+        };
+        let global = globals.iter().any(|g| g == flag);
+        if global {
+            line.global.push(word.clone());
+        }
+        if takes_value.iter().any(|f| f == flag) && !inline {
+            match words.next() {
+                Some(value) if global => line.global.push(value.clone()),
+                Some(_) => {}
+                None => line.pending_flag = Some(flag.to_owned()),
+            }
         }
     }
     line
@@ -304,4 +295,34 @@ fn describe(history: &History) -> Vec<String> {
             format!("{}\t{}{current}", r.number, images.join(","))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(words: &str) -> Line {
+        let words: Vec<String> = words.split_whitespace().map(String::from).collect();
+        read_line(&words)
+    }
+
+    #[test]
+    fn reads_the_words_as_the_command_would() {
+        let read = line("-n prod --insecure-skip-tls-verify history -o yaml deploy/a --as=x");
+        assert_eq!(read.subcommand.as_deref(), Some("history"));
+        assert_eq!(read.positionals, ["deploy/a"]);
+        assert_eq!(
+            read.global,
+            ["-n", "prod", "--insecure-skip-tls-verify", "--as=x"]
+        );
+        assert_eq!(read.pending_flag, None);
+        assert_eq!(
+            line("diff deploy/a -2 -1").positionals,
+            ["deploy/a", "-2", "-1"]
+        );
+        let read = line("history deploy/a --revision");
+        assert_eq!(read.pending_flag.as_deref(), Some("--revision"));
+        let read = line("--context");
+        assert_eq!(read.pending_flag.as_deref(), Some("--context"));
+    }
 }
