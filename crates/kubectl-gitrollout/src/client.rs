@@ -82,8 +82,9 @@ async fn load_config(global: &Global) -> Result<Config> {
     if global.context.is_some() || global.identity.any() {
         // As Config::from_kubeconfig reads it ($KUBECONFIG, else ~/.kube/config), with the
         // connection flags applied over it.
-        let mut kubeconfig =
-            Kubeconfig::read().map_err(|e| anyhow!("could not load the kubeconfig: {e}"))?;
+        let mut kubeconfig = Kubeconfig::read()
+            .or_else(|e| global.identity.standalone().ok_or(e))
+            .map_err(|e| anyhow!("could not load the kubeconfig: {e}"))?;
         global.identity.apply(&mut kubeconfig, &options)?;
         return Config::from_custom_kubeconfig(kubeconfig, &options)
             .await

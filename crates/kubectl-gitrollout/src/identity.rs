@@ -72,6 +72,19 @@ impl IdentityArgs {
             || self.tls_server_name.is_some()
     }
 
+    /// A kubeconfig made of the flags alone, for `-s/--server` without any kubeconfig file (as
+    /// kubectl runs in a pod with `--server` and `--token`): one cluster, user and context.
+    pub fn standalone(&self) -> Option<Kubeconfig> {
+        let server = self.server.as_ref()?;
+        let config = serde_json::json!({
+            "clusters": [{"name": "flags", "cluster": {"server": server}}],
+            "users": [{"name": "flags", "user": {}}],
+            "contexts": [{"name": "flags", "context": {"cluster": "flags", "user": "flags"}}],
+            "current-context": "flags",
+        });
+        serde_json::from_value(config).ok()
+    }
+
     /// Applies the flags to the cluster and user entries that `options` (or the current context)
     /// names, as kubectl's overrides do.
     pub fn apply(&self, kubeconfig: &mut Kubeconfig, options: &KubeConfigOptions) -> Result<()> {
@@ -220,6 +233,25 @@ mod tests {
             user.impersonate_groups,
             Some(vec!["g1".into(), "g2".into()])
         );
+    }
+
+    #[test]
+    fn a_server_flag_needs_no_kubeconfig() {
+        assert!(IdentityArgs::default().standalone().is_none());
+        let flags = IdentityArgs {
+            server: Some("https://b:6443".into()),
+            token: Some("t".into()),
+            ..IdentityArgs::default()
+        };
+        let mut config = flags.standalone().expect("a kubeconfig");
+        flags
+            .apply(&mut config, &KubeConfigOptions::default())
+            .map_err(|e| e.to_string())
+            .expect("applies");
+        let cluster = config.clusters[0].cluster.clone().unwrap_or_default();
+        assert_eq!(cluster.server.as_deref(), Some("https://b:6443"));
+        let user = config.auth_infos[0].auth_info.clone().unwrap_or_default();
+        assert!(user.token.is_some());
     }
 
     #[test]

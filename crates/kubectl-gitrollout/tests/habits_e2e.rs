@@ -729,6 +729,21 @@ async fn server_token_and_certificate_flags_connect_as_kubectl_does() {
         "{}",
         stderr(&refused)
     );
+    // No kubeconfig at all, as in a pod: the server, the token and -n are enough.
+    let bare = gitrollout(&ns)
+        .env_remove("KUBECONFIG")
+        .args([
+            "-s",
+            &server,
+            "--token",
+            &reader_token,
+            "--certificate-authority",
+            &ca,
+        ])
+        .args(["history", "deploy/team-app", "-o", "name"])
+        .assert()
+        .success();
+    assert_eq!(stdout(&bare), "deployment.apps/team-app\n");
     // Without the CA, the server's certificate is not trusted.
     let untrusted = run(&["--token", &reader_token]).code(1);
     assert!(
