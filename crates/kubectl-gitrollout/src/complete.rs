@@ -3,11 +3,13 @@
 //! `__complete` command here. The answer is cobra's: one candidate a line (`value\tdescription`),
 //! then `:DIRECTIVE`. Subcommands and flags come from the command line's own definition;
 //! workload names from one LIST in the namespace (`-n`, else the context's); revision numbers
-//! from the named workload's history (a GET and a LIST).
+//! from the named workload's history (a GET and a LIST); namespaces for `-n` (one LIST).
 
 use anyhow::Result;
 use clap::{Args, CommandFactory, Parser};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::Api;
 use kube::api::ListParams;
 use rollout_core::{History, WorkloadKind};
 
@@ -82,7 +84,13 @@ fn read_line(words: &[String]) -> Line {
             match words.next() {
                 Some(value) if global => line.global.push(value.clone()),
                 Some(_) => {}
-                None => line.pending_flag = Some(flag.to_owned()),
+                None => {
+                    // Its value is being typed: not yet a flag to connect with.
+                    if global {
+                        line.global.pop();
+                    }
+                    line.pending_flag = Some(flag.to_owned());
+                }
             }
         }
     }
@@ -115,6 +123,9 @@ pub async fn run(args: CompleteArgs, ui: &mut Ui<'_>) -> Result<()> {
 }
 
 async fn answer(line: &Line, to_complete: &str) -> Answer {
+    if let Some(flag) = &line.pending_flag {
+        return flag_values(line, flag).await;
+    }
     let Some(sub) = &line.subcommand else {
         if to_complete.starts_with('-') {
             return (flags(&Cli::command()), NO_FILES);
@@ -124,9 +135,6 @@ async fn answer(line: &Line, to_complete: &str) -> Answer {
     let Some(command) = Cli::command().find_subcommand(sub).cloned() else {
         return (Vec::new(), NO_FILES);
     };
-    if let Some(flag) = &line.pending_flag {
-        return flag_values(line, flag).await;
-    }
     if to_complete.starts_with('-') && !is_revision(to_complete) {
         let mut all = flags(&command);
         all.extend(flags(&Cli::command()));
@@ -175,6 +183,7 @@ async fn flag_values(line: &Line, flag: &str) -> Answer {
             Some(target) => (revisions(line, &target).await, NO_FILES),
             None => (Vec::new(), NO_FILES),
         },
+        "-n" | "--namespace" => (namespaces(line).await, NO_FILES),
         "--repo" => (Vec::new(), DIRECTORIES),
         "--path"
         | "--kubeconfig"
@@ -269,6 +278,22 @@ where
     )
 }
 
+/// The namespaces of the cluster: one LIST.
+async fn namespaces(line: &Line) -> Vec<String> {
+    let Some(cluster) = connect(line).await else {
+        return Vec::new();
+    };
+    let api: Api<Namespace> = Api::all(cluster.client.clone());
+    match api.list_metadata(&ListParams::default()).await {
+        Ok(list) => list
+            .items
+            .into_iter()
+            .filter_map(|o| o.metadata.name)
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
 /// The revision numbers of a workload, newest first, each with its images.
 async fn revisions(line: &Line, target: &WorkloadRef) -> Vec<String> {
     let Some(cluster) = connect(line).await else {
@@ -322,7 +347,8 @@ mod tests {
         );
         let read = line("history deploy/a --revision");
         assert_eq!(read.pending_flag.as_deref(), Some("--revision"));
-        let read = line("--context");
+        let read = line("-v 6 --context");
         assert_eq!(read.pending_flag.as_deref(), Some("--context"));
+        assert_eq!(read.global, ["-v", "6"]);
     }
 }

@@ -638,6 +638,11 @@ async fn kubectl_completes_through_the_plugin() {
         "{names:?}"
     );
 
+    // Namespaces for -n.
+    let prefix = &ns.name[..ns.name.len() - 4];
+    let namespaces = complete(&ns, &kubeconfig, &["-n", prefix]);
+    assert_eq!(namespaces, std::slice::from_ref(&ns.name));
+
     // Revision numbers of the named workload, newest first, with their images.
     let revisions = complete(
         &ns,
