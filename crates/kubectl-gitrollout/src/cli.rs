@@ -1,14 +1,18 @@
 //! The command line, as kubectl users expect it: kubectl's global flags, `TYPE/NAME` or
 //! `TYPE NAME`, and `--help` with examples.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use rollout_core::WorkloadKind;
+use clap::{Args, Parser, Subcommand};
+use rollout_core::{RevisionSpec, WorkloadKind};
 
 use crate::UsageError;
 use crate::commands::{completion, diff, history, record, revert};
+use crate::complete;
+use crate::identity::IdentityArgs;
+use crate::jsonpath::JsonPathTemplate;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -61,6 +65,8 @@ pub struct Global {
     /// Never colour the output (also: the NO_COLOR variable)
     #[arg(long, global = true)]
     pub no_color: bool,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -70,7 +76,16 @@ pub enum Command {
   kubectl gitrollout history deployment/team-app
   kubectl gitrollout history sts team-db -o wide
   kubectl gitrollout history ds/team-agent --revision 2
-  kubectl gitrollout history deploy/team-app -o json | jq '.revisions[].containers'")]
+  kubectl gitrollout history deploy/team-app -o json | jq '.revisions[].containers'
+  # The revision before the current one, in full
+  kubectl gitrollout history deploy/team-app --revision -1
+  # Several workloads; every Deployment labelled tier=web; every StatefulSet in the cluster
+  kubectl gitrollout history deploy/team-app sts/team-db
+  kubectl gitrollout history deploy -l tier=web
+  kubectl gitrollout history sts -A
+  # The current revision of each, for scripts
+  kubectl gitrollout history deploy -l tier=web \\
+    -o jsonpath='{range .items[*]}{.name} {.currentRevision}{\"\\n\"}{end}'")]
     History(history::HistoryArgs),
     /// Show what changed in the pod template between two revisions
     #[command(after_help = "Examples:
@@ -80,6 +95,10 @@ pub enum Command {
   kubectl gitrollout diff deployment/team-app 2
   # Revision 1 against revision 3
   kubectl gitrollout diff statefulset team-db 1 3
+  # The two revisions before the current one, of two workloads
+  kubectl gitrollout diff deploy team-app team-web -2 -1
+  # In a script: exit 1 when the revisions differ
+  kubectl gitrollout diff deploy/team-app 2 3 --exit-code
   # With a diff tool of your own, as kubectl diff honours it
   KUBECTL_EXTERNAL_DIFF=\"colordiff -u\" kubectl gitrollout diff deploy/team-app")]
     Diff(diff::DiffArgs),
@@ -100,13 +119,29 @@ Revision 2 keeps its number: the revert becomes a new revision, marked as a reve
   kubectl gitrollout record deployment/team-app --commit HEAD
   kubectl gitrollout record deployment/team-app --commit v1.18 -m \"release 1.18\"")]
     Record(record::RecordArgs),
-    /// Print a shell completion script
+    /// Print a shell completion script, or kubectl's for the plugin
     #[command(after_help = "Examples:
   source <(kubectl-gitrollout completion bash)
-  kubectl-gitrollout completion zsh > \"${fpath[1]}/_kubectl-gitrollout\"")]
+  kubectl-gitrollout completion zsh > \"${fpath[1]}/_kubectl-gitrollout\"
+  # For kubectl gitrollout <TAB>: an executable beside the plugin (here krew's)
+  kubectl gitrollout completion kubectl > ~/.krew/bin/kubectl_complete-gitrollout
+  chmod +x ~/.krew/bin/kubectl_complete-gitrollout")]
     Completion(completion::CompletionArgs),
     /// Print the version of kubectl-gitrollout
     Version,
+    /// Completion for kubectl: `kubectl_complete-gitrollout` calls it with the words typed
+    #[command(name = "__complete", hide = true)]
+    Complete(complete::CompleteArgs),
+}
+
+/// The command line as clap should read it: after `__complete`, every word is one typed by the
+/// user, to complete, and never a flag of this invocation.
+pub fn argv(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    let mut args: Vec<OsString> = args.into_iter().collect();
+    if args.get(1).is_some_and(|a| a == "__complete") {
+        args.insert(2, "--".into());
+    }
+    args
 }
 
 /// The manifests' repository, spelled the same for every command that reads git.
@@ -127,12 +162,38 @@ pub struct GitArgs {
     pub path: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// `-o`: how a result is printed, as kubectl's `-o` where it applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
     Table,
     Wide,
     Json,
     Yaml,
+    /// `deployment.apps/team-app`, one line per workload.
+    Name,
+    /// `jsonpath=TEMPLATE`, over the `-o json` document.
+    JsonPath(JsonPathTemplate),
+}
+
+/// Every `-o` value, for `--help` and errors.
+pub const OUTPUTS: &str = "table, wide, json, yaml, name, jsonpath=TEMPLATE";
+
+/// Parses `-o`: a format name, or `jsonpath=TEMPLATE` (also `jsonpath='{...}'`).
+pub fn parse_output(s: &str) -> Result<Output, String> {
+    if let Some(template) = s.strip_prefix("jsonpath=") {
+        return JsonPathTemplate::parse(template).map(Output::JsonPath);
+    }
+    Ok(match s {
+        "table" => Output::Table,
+        "wide" => Output::Wide,
+        "json" => Output::Json,
+        "yaml" => Output::Yaml,
+        "name" => Output::Name,
+        "jsonpath" => {
+            return Err("jsonpath needs a template: -o jsonpath='{.revisions[*].revision}'".into());
+        }
+        _ => return Err(format!("unknown output format {s:?}: use one of {OUTPUTS}")),
+    })
 }
 
 /// A workload named on the command line.
@@ -218,14 +279,34 @@ pub fn parse_namespace(s: &str) -> Result<String, String> {
     }
 }
 
-/// A revision number: a positive integer.
-pub fn parse_revision(s: &str) -> Result<u64, String> {
-    match s.parse::<u64>() {
-        Ok(n) if n > 0 => Ok(n),
-        _ => Err(format!(
-            "a revision is a positive integer, not {s:?}; list them with `kubectl gitrollout history`"
-        )),
+/// A revision: a positive number, or a negative one counting back from the current revision
+/// (`-1` is the one before it).
+pub fn parse_revision(s: &str) -> Result<RevisionSpec, String> {
+    s.parse()
+        .map_err(|e| format!("{e}; list them with `kubectl gitrollout history`"))
+}
+
+/// A revision to restore: as [`parse_revision`], and `0` for the one before the current one, as
+/// `kubectl rollout undo --to-revision 0`.
+pub fn parse_to_revision(s: &str) -> Result<RevisionSpec, String> {
+    match s {
+        "0" => Ok(RevisionSpec::BeforeCurrent(1)),
+        _ => parse_revision(s),
     }
+}
+
+/// The one workload `revert` and `record` act on: more is bad usage, never ignored.
+pub fn one_workload(args: &[String], command: &str) -> Result<WorkloadRef, UsageError> {
+    let (workload, rest) = split_workload(args)?;
+    if !rest.is_empty() {
+        return Err(UsageError(format!(
+            "{command} acts on exactly one workload, and {} named more ({})\nhint: run \
+             `kubectl gitrollout {command}` once per workload",
+            args.join(" "),
+            rest.join(" ")
+        )));
+    }
+    Ok(workload)
 }
 
 /// The longest duration a flag takes: Go's `time.Duration`, which kubectl parses durations
@@ -351,11 +432,38 @@ mod tests {
     }
 
     #[test]
-    fn revisions_are_positive_integers() {
-        assert_eq!(parse_revision("3"), Ok(3));
-        for bad in ["0", "-1", "two", "1.5", ""] {
+    fn revisions_are_numbers_or_counts_back() {
+        assert_eq!(parse_revision("3"), Ok(RevisionSpec::Number(3)));
+        assert_eq!(parse_revision("-2"), Ok(RevisionSpec::BeforeCurrent(2)));
+        assert_eq!(parse_to_revision("0"), Ok(RevisionSpec::BeforeCurrent(1)));
+        for bad in ["0", "two", "1.5", ""] {
             assert!(parse_revision(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn revert_and_record_take_one_workload() {
+        assert!(one_workload(&args("deploy/a"), "revert").is_ok());
+        assert!(one_workload(&args("deploy a"), "revert").is_ok());
+        let err = one_workload(&args("deploy/a deploy/b"), "revert").unwrap_err();
+        assert!(
+            err.0.starts_with("revert acts on exactly one workload"),
+            "{}",
+            err.0
+        );
+    }
+
+    #[test]
+    fn outputs_are_kubectl_s() {
+        assert_eq!(parse_output("wide"), Ok(Output::Wide));
+        assert_eq!(parse_output("name"), Ok(Output::Name));
+        assert!(matches!(
+            parse_output("jsonpath={.name}"),
+            Ok(Output::JsonPath(_))
+        ));
+        assert!(parse_output("jsonpath").is_err());
+        assert!(parse_output("jsonpath={.name").is_err());
+        assert!(parse_output("custom-columns=A:.a").is_err());
     }
 
     #[test]
@@ -415,8 +523,11 @@ mod tests {
 
         #[test]
         fn no_revision_or_namespace_panics(text in ".{0,80}") {
-            if let Ok(n) = parse_revision(&text) {
-                proptest::prop_assert!(n > 0);
+            match parse_revision(&text) {
+                Ok(RevisionSpec::Number(n) | RevisionSpec::BeforeCurrent(n)) => {
+                    proptest::prop_assert!(n > 0);
+                }
+                Err(_) => {}
             }
             if let Ok(namespace) = parse_namespace(&text) {
                 proptest::prop_assert!(namespace.len() <= 63);

@@ -68,17 +68,18 @@ pub async fn connect(global: &Global) -> Result<Cluster> {
 async fn load_config(global: &Global) -> Result<Config> {
     let options = KubeConfigOptions {
         context: global.context.clone(),
-        cluster: None,
-        user: None,
+        cluster: global.identity.cluster.clone(),
+        user: global.identity.user.clone(),
     };
     if let Some(path) = &global.kubeconfig {
-        let kubeconfig = Kubeconfig::read_from(path).map_err(|e| {
+        let mut kubeconfig = Kubeconfig::read_from(path).map_err(|e| {
             anyhow!(
                 "could not read the kubeconfig {}: {}",
                 path.display(),
                 redacted(&e)
             )
         })?;
+        global.identity.apply(&mut kubeconfig, &options)?;
         return Config::from_custom_kubeconfig(kubeconfig, &options)
             .await
             .map_err(|e| {
@@ -89,8 +90,14 @@ async fn load_config(global: &Global) -> Result<Config> {
                 )
             });
     }
-    if global.context.is_some() {
-        return Config::from_kubeconfig(&options)
+    if global.context.is_some() || global.identity.any() {
+        // As Config::from_kubeconfig reads it ($KUBECONFIG, else ~/.kube/config), with the
+        // connection flags applied over it.
+        let mut kubeconfig = Kubeconfig::read()
+            .or_else(|e| global.identity.standalone().ok_or(e))
+            .map_err(|e| anyhow!("could not load the kubeconfig: {}", redacted(&e)))?;
+        global.identity.apply(&mut kubeconfig, &options)?;
+        return Config::from_custom_kubeconfig(kubeconfig, &options)
             .await
             .map_err(|e| anyhow!("could not load the kubeconfig: {}", redacted(&e)));
     }

@@ -5,7 +5,7 @@ use std::fs;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
-use rollout_core::{History, TemplateDiff};
+use rollout_core::TemplateDiff;
 
 const VARIABLE: &str = "KUBECTL_EXTERNAL_DIFF";
 
@@ -16,7 +16,9 @@ pub fn command() -> Option<String> {
         .filter(|c| !c.trim().is_empty())
 }
 
-pub fn run(command: &str, diff: &TemplateDiff, history: &History) -> Result<()> {
+/// Runs the command on two directories named `sides`, each holding `file` with one side of
+/// `diff`. True when the command says they differ.
+pub fn run(command: &str, diff: &TemplateDiff, file: &str, sides: [&str; 2]) -> Result<bool> {
     let mut words = command.split_whitespace();
     let program = words.next().context("KUBECTL_EXTERNAL_DIFF is empty")?;
     let args: Vec<&str> = words.collect();
@@ -30,20 +32,11 @@ pub fn run(command: &str, diff: &TemplateDiff, history: &History) -> Result<()> 
         );
     }
     let dir = tempfile::tempdir().context("could not make a temporary directory")?;
-    let file = format!("{}.{}.yaml", history.kind, history.name);
     let mut dirs = Vec::new();
-    for (label, yaml) in [
-        (&diff.from_label, &diff.from_yaml),
-        (&diff.to_label, &diff.to_yaml),
-    ] {
-        let side = dir.path().join(
-            label
-                .rsplit(' ')
-                .next()
-                .map_or("x".to_owned(), |n| format!("revision-{n}")),
-        );
+    for (side, yaml) in sides.into_iter().zip([&diff.from_yaml, &diff.to_yaml]) {
+        let side = dir.path().join(side);
         fs::create_dir(&side)?;
-        fs::write(side.join(&file), yaml)?;
+        fs::write(side.join(file), yaml)?;
         dirs.push(side);
     }
     let status = Command::new(program)
@@ -53,7 +46,8 @@ pub fn run(command: &str, diff: &TemplateDiff, history: &History) -> Result<()> 
         .with_context(|| format!("could not run {VARIABLE}={command:?}"))?;
     // Like diff(1): 0 when the same, 1 when different, more on trouble.
     match status.code() {
-        Some(0 | 1) => Ok(()),
+        Some(0) => Ok(false),
+        Some(1) => Ok(true),
         _ => bail!("{VARIABLE}={command:?} failed ({status})"),
     }
 }

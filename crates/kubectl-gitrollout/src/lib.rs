@@ -8,10 +8,17 @@
 pub mod cli;
 mod client;
 pub mod commands;
+mod complete;
 mod external_diff;
 mod git;
+mod guard;
 pub mod hints;
+mod identity;
+mod jsonpath;
+mod listing;
+mod pods;
 pub mod render;
+mod targets;
 pub mod ui;
 mod wait;
 pub mod workload;
@@ -29,6 +36,11 @@ pub use crate::commands::revert::BeforeWrite;
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// Not an error but an answer: `diff --exit-code` found a difference. Exit code 1, no message.
+#[derive(Debug, thiserror::Error)]
+#[error("the revisions differ")]
+pub struct Differs;
+
 /// Runs one command, writing through `ui`.
 pub async fn run(cli: Cli, ui: &mut Ui<'_>) -> Result<()> {
     run_with(cli, ui, &mut || Box::pin(async {})).await
@@ -44,5 +56,6 @@ pub async fn run_with(cli: Cli, ui: &mut Ui<'_>, before_write: BeforeWrite<'_>) 
         Command::Record(args) => record::run(global, args, ui).await,
         Command::Completion(args) => completion::run(&args, ui),
         Command::Version => version::run(ui),
+        Command::Complete(args) => complete::run(args, ui).await,
     }
 }

@@ -5,13 +5,13 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use jiff::Timestamp;
-use kubectl_gitrollout::cli::Cli;
+use kubectl_gitrollout::cli::{Cli, argv};
 use kubectl_gitrollout::hints::hint;
 use kubectl_gitrollout::ui::Ui;
-use kubectl_gitrollout::{UsageError, run};
+use kubectl_gitrollout::{Differs, UsageError, run};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(argv(std::env::args_os()));
     let stdout = io::stdout();
     let stderr = io::stderr();
     let color = !cli.global.no_color
@@ -34,6 +34,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) if err.is::<Differs>() => ExitCode::FAILURE,
         Err(err) => {
             // Whatever was written before the error goes first; the error is the last line.
             let _ = ui.flush();

@@ -172,42 +172,58 @@ pub fn table(
     }
     writeln!(tw)?;
     for revision in &history.revisions {
-        let current = if history.current == Some(revision.number) {
-            "*"
-        } else {
-            ""
-        };
-        let image = |c: &Container| {
-            if wide {
-                c.to_string()
-            } else {
-                short_image(&c.image)
-            }
-        };
-        let init = revision.init_containers();
-        let images: Vec<String> = init
-            .iter()
-            .map(|c| format!("init:{}", image(c)))
-            .chain(revision.containers().iter().map(image))
-            .collect();
-        let commit = commits
-            .get(&revision.number)
-            .map_or("-", |c| &c.sha[..7.min(c.sha.len())]);
-        write!(
+        writeln!(
             tw,
-            "{current}\t{}\t{}\t{}\t{commit}\t{}",
-            number_with_origin(history, revision),
-            age(revision, now),
-            escape(&images.join(",")),
-            cause(history, revision)
+            "{}",
+            row(history, commits, revision, now, wide).join("\t")
         )?;
-        if wide {
-            let pods = revision.pods.map_or("-".to_owned(), |p| p.to_string());
-            write!(tw, "\t{}\t{pods}", escape(&revision.object))?;
-        }
-        writeln!(tw)?;
     }
     tw.flush()
+}
+
+/// The cells of one revision's table row: CURRENT, REVISION, AGE, IMAGES, COMMIT, CHANGE-CAUSE,
+/// and with `wide` the object and its pods. Text from the cluster is escaped.
+pub(crate) fn row(
+    history: &History,
+    commits: &Commits,
+    revision: &Revision,
+    now: Timestamp,
+    wide: bool,
+) -> Vec<String> {
+    let current = if history.current == Some(revision.number) {
+        "*"
+    } else {
+        ""
+    };
+    let image = |c: &Container| {
+        if wide {
+            c.to_string()
+        } else {
+            short_image(&c.image)
+        }
+    };
+    let init = revision.init_containers();
+    let images: Vec<String> = init
+        .iter()
+        .map(|c| format!("init:{}", image(c)))
+        .chain(revision.containers().iter().map(image))
+        .collect();
+    let commit = commits
+        .get(&revision.number)
+        .map_or("-", |c| &c.sha[..7.min(c.sha.len())]);
+    let mut cells = vec![
+        current.to_owned(),
+        number_with_origin(history, revision),
+        age(revision, now),
+        escape(&images.join(",")).into_owned(),
+        commit.to_owned(),
+        cause(history, revision),
+    ];
+    if wide {
+        cells.push(escape(&revision.object).into_owned());
+        cells.push(revision.pods.map_or("-".to_owned(), |p| p.to_string()));
+    }
+    cells
 }
 
 /// One revision in full, like `git show`: metadata, pod template, diff against the previous one.

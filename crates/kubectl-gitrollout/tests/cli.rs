@@ -27,12 +27,14 @@ fn bad_usage_exits_2_before_any_request() {
         ),
         (
             &["diff", "deploy/web", "0"][..],
-            "error: a revision is a positive integer, not \"0\"; list them with `kubectl \
+            "error: a revision is a positive integer, not \"0\", or a negative one counting back \
+             from the current revision (-1 is the one before it); list them with `kubectl \
              gitrollout history`\n",
         ),
         (
             &["diff", "deploy/web", "1", "2", "3"][..],
-            "error: diff takes a workload and at most two revisions, FROM and TO\n",
+            "error: too many arguments: this command takes at most 2 revisions after the \
+             workloads, FROM and TO\n",
         ),
     ] {
         assert_eq!(

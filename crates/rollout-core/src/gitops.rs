@@ -1,46 +1,92 @@
-//! GitOps controllers that would undo an in-cluster change, recognised by the marks they leave.
+//! Who else manages a workload, recognised by the marks only they write: Argo CD and Flux would
+//! undo an in-cluster revert, and the next `helm upgrade` of a Helm release would keep whatever a
+//! revert changed, markers included.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// A GitOps controller that manages a workload, and the mark that says so.
+/// Argo CD's tracking annotation (the default since Argo CD 3).
+const ARGO_TRACKING_ID: &str = "argocd.argoproj.io/tracking-id";
+/// Argo CD's own instance label (`application.instanceLabelKey` set to it).
+const ARGO_INSTANCE: &str = "argocd.argoproj.io/instance";
+/// Flux's kustomize-controller and helm-controller label what they apply with these prefixes.
+const FLUX_PREFIXES: [&str; 2] = ["kustomize.toolkit.fluxcd.io/", "helm.toolkit.fluxcd.io/"];
+/// Set by Argo CD's legacy label tracking, and by most Helm charts too: a hint, not proof.
+const INSTANCE: &str = "app.kubernetes.io/instance";
+/// Helm 3 labels and annotates every object of a release with these.
+const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+const HELM_RELEASE: &str = "meta.helm.sh/release-name";
+const HELM_NAMESPACE: &str = "meta.helm.sh/release-namespace";
+
+/// Who manages a workload, and how sure that is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GitOpsManager {
-    pub tool: &'static str,
-    /// `annotation argocd.argoproj.io/tracking-id`, `label kustomize.toolkit.fluxcd.io/name`, ...
-    pub evidence: String,
+pub enum Manager {
+    /// Argo CD or Flux: a controller that would undo an in-cluster change.
+    GitOps {
+        tool: &'static str,
+        /// `annotation argocd.argoproj.io/tracking-id`, `label kustomize.toolkit.fluxcd.io/name`.
+        evidence: String,
+    },
+    /// A Helm release: its next upgrade keeps what a revert changed.
+    Helm {
+        release: String,
+        /// The release's namespace, when Helm recorded it.
+        namespace: Option<String>,
+    },
+    /// Only `app.kubernetes.io/instance`: Argo CD's legacy tracking label, which Helm charts set
+    /// too. Worth a warning, not a refusal.
+    Possibly { evidence: String },
 }
 
-/// Argo CD's tracking annotation and label, and Flux's ownership labels.
-const ANNOTATIONS: [(&str, &str); 1] = [("argocd.argoproj.io/tracking-id", "Argo CD")];
-const LABELS: [(&str, &str); 3] = [
-    ("app.kubernetes.io/instance", "Argo CD"),
-    ("kustomize.toolkit.fluxcd.io/name", "Flux"),
-    ("helm.toolkit.fluxcd.io/name", "Flux"),
-];
+impl Manager {
+    /// Whether a revert in the cluster is refused (unless forced).
+    pub fn refuses(&self) -> bool {
+        !matches!(self, Manager::Possibly { .. })
+    }
+}
 
-/// The GitOps controller a workload's labels and annotations name, if any.
-pub fn gitops_manager(
+/// Who manages a workload with these labels and annotations, if anyone: Argo CD and Flux first
+/// (a Flux HelmRelease also carries Helm's marks, and Flux would undo the change), then Helm,
+/// then the ambiguous instance label.
+pub fn manager(
     labels: &BTreeMap<String, String>,
     annotations: &BTreeMap<String, String>,
-) -> Option<GitOpsManager> {
-    let found = |kind: &str, marks: &[(&str, &'static str)], on: &BTreeMap<String, String>| {
-        marks
-            .iter()
-            .find(|(key, _)| on.contains_key(*key))
-            .map(|(key, tool)| GitOpsManager {
-                tool,
-                evidence: format!("{kind} {key}"),
-            })
-    };
-    found("annotation", &ANNOTATIONS, annotations)
-        .or_else(|| found("label", &LABELS[1..], labels))
-        .or_else(|| found("label", &LABELS[..1], labels))
+) -> Option<Manager> {
+    let gitops = |tool, evidence: String| Some(Manager::GitOps { tool, evidence });
+    if annotations.contains_key(ARGO_TRACKING_ID) {
+        return gitops("Argo CD", format!("annotation {ARGO_TRACKING_ID}"));
+    }
+    if labels.contains_key(ARGO_INSTANCE) {
+        return gitops("Argo CD", format!("label {ARGO_INSTANCE}"));
+    }
+    if let Some(key) = labels
+        .keys()
+        .find(|k| FLUX_PREFIXES.iter().any(|p| k.starts_with(p)))
+    {
+        return gitops("Flux", format!("label {key}"));
+    }
+    if labels.get(MANAGED_BY).map(String::as_str) == Some("Helm")
+        && let Some(release) = annotations.get(HELM_RELEASE)
+    {
+        return Some(Manager::Helm {
+            release: release.clone(),
+            namespace: annotations.get(HELM_NAMESPACE).cloned(),
+        });
+    }
+    labels.contains_key(INSTANCE).then(|| Manager::Possibly {
+        evidence: format!("label {INSTANCE}"),
+    })
 }
 
-impl fmt::Display for GitOpsManager {
+impl fmt::Display for Manager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.tool, self.evidence)
+        match self {
+            Manager::GitOps { tool, evidence } => write!(f, "{tool} ({evidence})"),
+            Manager::Helm { release, .. } => write!(f, "Helm (release {release})"),
+            Manager::Possibly { evidence } => {
+                write!(f, "Argo CD or a Helm chart ({evidence})")
+            }
+        }
     }
 }
 
@@ -55,43 +101,80 @@ mod tests {
             .collect()
     }
 
+    fn check(labels: &[(&str, &str)], annotations: &[(&str, &str)], expect: Option<(&str, bool)>) {
+        let got = manager(&map(labels), &map(annotations)).map(|m| (m.to_string(), m.refuses()));
+        let expect = expect.map(|(text, refuses)| (text.to_owned(), refuses));
+        assert_eq!(got, expect, "{labels:?} {annotations:?}");
+    }
+
     #[test]
-    fn recognises_argo_cd_and_flux() {
-        for (labels, annotations, expect) in [
-            (
-                &[][..],
-                &[(
-                    "argocd.argoproj.io/tracking-id",
-                    "app:apps/Deployment:ns/web",
-                )][..],
-                Some("Argo CD (annotation argocd.argoproj.io/tracking-id)"),
-            ),
-            (
-                &[("app.kubernetes.io/instance", "web")][..],
-                &[][..],
-                Some("Argo CD (label app.kubernetes.io/instance)"),
-            ),
-            (
-                &[("kustomize.toolkit.fluxcd.io/name", "apps")][..],
-                &[][..],
-                Some("Flux (label kustomize.toolkit.fluxcd.io/name)"),
-            ),
-            (
-                &[
-                    ("helm.toolkit.fluxcd.io/name", "web"),
-                    ("app.kubernetes.io/instance", "web"),
-                ][..],
-                &[][..],
-                Some("Flux (label helm.toolkit.fluxcd.io/name)"),
-            ),
-            (
-                &[("app", "web")][..],
-                &[("kubernetes.io/change-cause", "x")][..],
-                None,
-            ),
-        ] {
-            let got = gitops_manager(&map(labels), &map(annotations)).map(|m| m.to_string());
-            assert_eq!(got.as_deref(), expect, "{labels:?} {annotations:?}");
-        }
+    fn refuses_on_what_only_argo_cd_and_flux_write() {
+        let tracking = (
+            "argocd.argoproj.io/tracking-id",
+            "app:apps/Deployment:ns/web",
+        );
+        check(
+            &[],
+            &[tracking],
+            Some(("Argo CD (annotation argocd.argoproj.io/tracking-id)", true)),
+        );
+        check(
+            &[("argocd.argoproj.io/instance", "web")],
+            &[],
+            Some(("Argo CD (label argocd.argoproj.io/instance)", true)),
+        );
+        check(
+            &[("kustomize.toolkit.fluxcd.io/namespace", "flux-system")],
+            &[],
+            Some(("Flux (label kustomize.toolkit.fluxcd.io/namespace)", true)),
+        );
+        // A Flux HelmRelease: Flux, not Helm, owns the next change.
+        check(
+            &[
+                ("helm.toolkit.fluxcd.io/name", "web"),
+                ("app.kubernetes.io/managed-by", "Helm"),
+                ("app.kubernetes.io/instance", "web"),
+            ],
+            &[("meta.helm.sh/release-name", "web")],
+            Some(("Flux (label helm.toolkit.fluxcd.io/name)", true)),
+        );
+    }
+
+    #[test]
+    fn refuses_helm_releases() {
+        check(
+            &[
+                ("app.kubernetes.io/managed-by", "Helm"),
+                ("app.kubernetes.io/instance", "web"),
+            ],
+            &[
+                ("meta.helm.sh/release-name", "web"),
+                ("meta.helm.sh/release-namespace", "prod"),
+            ],
+            Some(("Helm (release web)", true)),
+        );
+        // managed-by alone, without Helm's release annotation, is someone's hand-written label.
+        check(&[("app.kubernetes.io/managed-by", "Helm")], &[], None);
+    }
+
+    #[test]
+    fn the_instance_label_alone_only_warns() {
+        // The stock ingress-nginx manifest, applied with plain kubectl.
+        check(
+            &[
+                ("app.kubernetes.io/instance", "ingress-nginx"),
+                ("app.kubernetes.io/name", "x"),
+            ],
+            &[],
+            Some((
+                "Argo CD or a Helm chart (label app.kubernetes.io/instance)",
+                false,
+            )),
+        );
+        check(
+            &[("app", "web")],
+            &[("kubernetes.io/change-cause", "x")],
+            None,
+        );
     }
 }

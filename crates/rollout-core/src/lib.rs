@@ -14,6 +14,7 @@ mod kind;
 mod retry;
 mod revert;
 pub mod schema;
+mod select;
 mod status;
 pub mod template;
 pub mod yaml;
@@ -21,7 +22,7 @@ pub mod yaml;
 pub use age::human_age;
 pub use change::{Change, FieldPath, Op, Segment};
 pub use diff::{TemplateDiff, diff_templates};
-pub use gitops::{GitOpsManager, gitops_manager};
+pub use gitops::{Manager, manager};
 pub use history::{
     Container, Current, Found, History, HistoryError, HistoryWarning, Listed, Revision, Unnumbered,
 };
@@ -30,4 +31,5 @@ pub use retry::{ConflictRetry, Retry};
 pub use revert::{
     Restored, RevertError, RevertPlan, RevertRequest, RevertTo, made_by, plan_revert,
 };
+pub use select::{RevisionSpec, SelectError, resolve_revision};
 pub use status::{RolloutProgress, RolloutStatus};

@@ -1,55 +1,83 @@
-//! `kubectl gitrollout diff`: what changed in the pod template between two revisions.
+//! `kubectl gitrollout diff`: what changed in the pod template between two revisions, for one
+//! workload or several.
 
 use anyhow::Result;
 use clap::Args;
+use rollout_core::{History, RevisionSpec, resolve_revision};
 
-use crate::UsageError;
-use crate::cli::{Global, parse_revision, split_workload};
+use crate::Differs;
+use crate::cli::Global;
 use crate::client;
 use crate::external_diff;
 use crate::render;
+use crate::targets::{self, SelectorArgs};
 use crate::ui::Ui;
-use crate::workload;
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
-    /// TYPE/NAME or TYPE NAME, then FROM and TO revisions (default: previous and current)
-    #[arg(value_name = "WORKLOAD [FROM [TO]]", required = true, num_args = 1..=4)]
+    /// TYPE/NAME... or TYPE NAME... (or a TYPE with -l), then FROM and TO revisions (default:
+    /// previous and current; -1 is the one before the current one)
+    #[arg(
+        value_name = "WORKLOAD... [FROM [TO]]",
+        required = true,
+        num_args = 1..,
+        allow_negative_numbers = true
+    )]
     pub args: Vec<String>,
+    #[command(flatten)]
+    pub select: SelectorArgs,
+    /// Exit with 1 when the revisions differ, as `git diff --exit-code`
+    #[arg(long)]
+    pub exit_code: bool,
 }
 
 pub async fn run(global: &Global, args: DiffArgs, ui: &mut Ui<'_>) -> Result<()> {
-    let (target, rest) = split_workload(&args.args)?;
-    let numbers = rest
-        .iter()
-        .map(|r| parse_revision(r).map_err(UsageError))
-        .collect::<Result<Vec<u64>, _>>()?;
-    let (from, to) = match numbers[..] {
-        [] => (None, None),
-        [from] => (Some(from), None),
-        [from, to] => (Some(from), Some(to)),
-        _ => {
-            return Err(UsageError(
-                "diff takes a workload and at most two revisions, FROM and TO".into(),
-            )
-            .into());
-        }
-    };
+    let selector = args.select.selector.as_deref();
+    let (targets, revisions) = targets::parse(&args.args, 2, selector, false)?;
+    let (from, to) = (revisions.first().copied(), revisions.get(1).copied());
     let cluster = client::connect(global).await?;
-    let (workload, owned) = workload::fetch(&cluster, &target).await?;
-    let history = workload.history(owned);
+    let fetched = targets::fetch(&cluster, &targets).await?;
+    if fetched.is_empty() {
+        ui.note(format_args!(
+            "No resources found in {} namespace.",
+            cluster.namespace
+        ))?;
+    }
+    let mut differ = false;
+    for (workload, owned) in fetched {
+        differ |= diff_one(&workload.history(owned), from, to, ui)?;
+    }
+    if args.exit_code && differ {
+        return Err(Differs.into());
+    }
+    Ok(())
+}
+
+/// Prints one workload's diff; true when the two revisions differ.
+fn diff_one(
+    history: &History,
+    from: Option<RevisionSpec>,
+    to: Option<RevisionSpec>,
+    ui: &mut Ui<'_>,
+) -> Result<bool> {
     for warning in &history.warnings {
         ui.warn(warning)?;
     }
+    let number =
+        |spec: Option<RevisionSpec>| spec.map(|s| resolve_revision(history, s)).transpose();
+    let (from, to) = (number(from)?, number(to)?);
     for asked in [from, to].into_iter().flatten() {
-        if let Some(note) = render::renumbered(&history, asked) {
+        if let Some(note) = render::renumbered(history, asked) {
             ui.note(note)?;
         }
     }
     let (from, to) = history.diff_pair(from, to)?;
-    let diff = render::revision_diff(&history, from, to);
+    let diff = render::revision_diff(history, from, to);
     if let Some(command) = external_diff::command() {
-        return external_diff::run(&command, &diff, &history);
+        let file = format!("{}.{}.yaml", history.kind, history.name);
+        let sides = [from.number, to.number].map(|n| format!("revision-{n}"));
+        let sides = [sides[0].as_str(), sides[1].as_str()];
+        return external_diff::run(&command, &diff, &file, sides);
     }
     if diff.is_empty() {
         writeln!(
@@ -59,9 +87,9 @@ pub async fn run(global: &Global, args: DiffArgs, ui: &mut Ui<'_>) -> Result<()>
             to.number,
             history.workload()
         )?;
-        return Ok(());
+        return Ok(false);
     }
     let color = ui.color;
     render::unified(ui.out(), &diff, color)?;
-    Ok(())
+    Ok(true)
 }

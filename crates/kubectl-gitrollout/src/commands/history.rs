@@ -1,70 +1,197 @@
-//! `kubectl gitrollout history`: every revision of a workload, or one in full.
+//! `kubectl gitrollout history`: every revision of one or several workloads, or one in full.
 
 use anyhow::Result;
 use clap::Args;
+use rollout_core::{History, RevisionSpec, resolve_revision};
 
-use crate::cli::{GitArgs, Global, Output, parse_revision, split_workload};
+use crate::UsageError;
+use crate::cli::{GitArgs, Global, Output, parse_output, parse_revision};
 use crate::client;
 use crate::git::GitContext;
-use crate::render::{self, HistoryDoc, RevisionDoc};
+use crate::listing::{self, ListDoc, TableStyle};
+use crate::pods;
+use crate::render::{self, Commits, HistoryDoc, RevisionDoc};
+use crate::targets::{self, SelectorArgs, Targets};
 use crate::ui::Ui;
-use crate::workload;
 
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
-    /// TYPE/NAME or TYPE NAME, e.g. deployment/team-app
-    #[arg(value_name = "WORKLOAD", required = true, num_args = 1..=2)]
+    /// TYPE/NAME..., TYPE NAME..., or a TYPE alone with -l or -A
+    #[arg(value_name = "WORKLOAD", required = true, num_args = 1..)]
     pub workload: Vec<String>,
-    /// Show this revision in full, with its diff against the previous one
-    #[arg(long, value_name = "N", value_parser = parse_revision)]
-    pub revision: Option<u64>,
-    /// Output format
-    #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
+    /// Show this revision in full, with its diff against the previous one; -1 is the one before
+    /// the current one
+    #[arg(long, value_name = "N", value_parser = parse_revision, allow_negative_numbers = true)]
+    pub revision: Option<RevisionSpec>,
+    /// Output format: table, wide, json, yaml, name or jsonpath=TEMPLATE (kubectl's
+    /// {.path}, {range .items[*]}...{end} and {"\n"}; JSONPath as RFC 9535)
+    #[arg(short = 'o', long, value_name = "FORMAT", value_parser = parse_output, default_value = "table")]
     pub output: Output,
+    /// Leave out the table's header line
+    #[arg(long)]
+    pub no_headers: bool,
+    #[command(flatten)]
+    pub select: SelectorArgs,
+    /// The workloads of TYPE in every namespace
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
     #[command(flatten)]
     pub git: GitArgs,
 }
 
 pub async fn run(global: &Global, args: HistoryArgs, ui: &mut Ui<'_>) -> Result<()> {
-    // Resolve: the arguments, the repository, then exactly two reads (GET and LIST).
-    let (target, _) = split_workload(&args.workload)?;
+    // Resolve: the arguments, the repository, then the reads (one workload: a GET and a LIST).
+    let selector = args.select.selector.as_deref();
+    let (targets, _) = targets::parse(&args.workload, 0, selector, args.all_namespaces)?;
+    if !targets.is_one() && args.revision.is_some() {
+        return Err(UsageError(
+            "--revision shows one revision of one workload: name a single workload".into(),
+        )
+        .into());
+    }
     let git = GitContext::open(args.git.repo.repo.as_ref(), args.git.path.as_ref())?;
     let cluster = client::connect(global).await?;
-    let (workload, owned) = workload::fetch(&cluster, &target).await?;
-    let history = workload.history(owned);
-    for warning in &history.warnings {
-        ui.warn(warning)?;
+    let mut fetched = targets::fetch(&cluster, &targets).await?;
+    if targets.is_one()
+        && let Some((workload, owned)) = fetched.pop()
+    {
+        let mut history = workload.history(owned);
+        for warning in &history.warnings {
+            ui.warn(warning)?;
+        }
+        history.ensure_not_empty()?;
+        if args.output == Output::Wide {
+            pods::count(&cluster, &workload, &mut history).await?;
+        }
+        let commits = commits(&git, &history, ui)?;
+        return match args.revision {
+            Some(spec) => show_one(&args, &history, &commits, spec, ui),
+            None => list_one(&args, &history, &commits, ui),
+        };
     }
-    history.ensure_not_empty()?;
-    if let Some(note) = args.revision.and_then(|n| render::renumbered(&history, n)) {
-        ui.note(note)?;
+    let mut items = Vec::with_capacity(fetched.len());
+    for (workload, owned) in fetched {
+        let mut history = workload.history(owned);
+        for warning in &history.warnings {
+            ui.warn(format_args!("{}: {warning}", history.workload()))?;
+        }
+        // Said, not dropped: the others are still shown.
+        if let Err(empty) = history.ensure_not_empty() {
+            ui.warn(empty)?;
+            continue;
+        }
+        if args.output == Output::Wide {
+            pods::count(&cluster, &workload, &mut history).await?;
+        }
+        let commits = commits(&git, &history, ui)?;
+        items.push((history, commits));
     }
-    // Plan: which commit made each revision.
-    let manifests = git.manifests(&history)?;
-    let mapping = git.map(&history, manifests.as_ref());
+    if items.is_empty()
+        && let Targets::Selected { all_namespaces, .. } = targets
+    {
+        let scope = match all_namespaces {
+            true => String::new(),
+            false => format!(" in {} namespace", cluster.namespace),
+        };
+        ui.note(format_args!("No resources found{scope}."))?;
+    }
+    list_several(&args, &targets, &items, ui)
+}
+
+/// Which commit made each revision, with the mapping's warnings shown.
+fn commits(git: &GitContext, history: &History, ui: &mut Ui<'_>) -> Result<Commits> {
+    let manifests = git.manifests(history)?;
+    let mapping = git.map(history, manifests.as_ref());
     for warning in &mapping.warnings {
         ui.warn(warning)?;
     }
-    let commits = mapping.commits;
-    // Render.
-    let yaml = args.output == Output::Yaml;
+    Ok(mapping.commits)
+}
+
+fn show_one(
+    args: &HistoryArgs,
+    history: &History,
+    commits: &Commits,
+    spec: RevisionSpec,
+    ui: &mut Ui<'_>,
+) -> Result<()> {
+    let number = resolve_revision(history, spec)?;
+    if let Some(note) = render::renumbered(history, number) {
+        ui.note(note)?;
+    }
+    let revision = history.get(number)?;
+    let doc = RevisionDoc::new(history, commits, revision, true);
+    if listing::document(ui.out(), &doc, &args.output)? {
+        return Ok(());
+    }
     let (now, color) = (ui.now, ui.color);
-    match (args.revision, args.output) {
-        (Some(number), Output::Json | Output::Yaml) => {
-            let revision = history.get(number)?;
-            let doc = RevisionDoc::new(&history, &commits, revision, true);
-            render::document(ui.out(), &doc, yaml)?;
+    match args.output {
+        Output::Name => writeln!(ui.out(), "{}", history.workload())?,
+        _ => render::show(ui.out(), history, commits, revision, now, color)?,
+    }
+    Ok(())
+}
+
+fn list_one(
+    args: &HistoryArgs,
+    history: &History,
+    commits: &Commits,
+    ui: &mut Ui<'_>,
+) -> Result<()> {
+    if listing::document(ui.out(), &HistoryDoc::new(history, commits), &args.output)? {
+        return Ok(());
+    }
+    if args.output == Output::Name {
+        writeln!(ui.out(), "{}", history.workload())?;
+        return Ok(());
+    }
+    let (now, wide) = (ui.now, args.output == Output::Wide);
+    let mut table = Vec::new();
+    render::table(&mut table, history, commits, now, wide)?;
+    let table = match args.no_headers {
+        true => listing::without_header(&table),
+        false => &table,
+    };
+    ui.out().write_all(table)?;
+    Ok(())
+}
+
+/// Several workloads: one list document, one table (for a selection, or without headers), or a
+/// block per workload, as `kubectl rollout history` prints several.
+fn list_several(
+    args: &HistoryArgs,
+    targets: &Targets,
+    items: &[(History, Commits)],
+    ui: &mut Ui<'_>,
+) -> Result<()> {
+    if listing::document(ui.out(), &ListDoc::new(items), &args.output)? {
+        return Ok(());
+    }
+    let (now, wide) = (ui.now, args.output == Output::Wide);
+    match args.output {
+        Output::Name => {
+            for (history, _) in items {
+                writeln!(ui.out(), "{}", history.workload())?;
+            }
         }
-        (Some(number), Output::Table | Output::Wide) => {
-            let revision = history.get(number)?;
-            render::show(ui.out(), &history, &commits, revision, now, color)?;
+        // Nothing found is said on stderr; an empty table says nothing more.
+        _ if items.is_empty() => {}
+        _ if matches!(targets, Targets::Selected { .. }) || args.no_headers => {
+            let style = TableStyle {
+                wide,
+                headers: !args.no_headers,
+                namespaces: args.all_namespaces,
+            };
+            listing::table(ui.out(), items, now, style)?;
         }
-        (None, Output::Json | Output::Yaml) => {
-            render::document(ui.out(), &HistoryDoc::new(&history, &commits), yaml)?;
-        }
-        (None, Output::Table | Output::Wide) => {
-            let wide = args.output == Output::Wide;
-            render::table(ui.out(), &history, &commits, now, wide)?;
+        _ => {
+            for (index, (history, commits)) in items.iter().enumerate() {
+                if index > 0 {
+                    writeln!(ui.out())?;
+                }
+                writeln!(ui.out(), "{}", history.workload())?;
+                render::table(ui.out(), history, commits, now, wide)?;
+            }
         }
     }
     Ok(())

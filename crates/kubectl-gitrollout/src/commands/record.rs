@@ -12,7 +12,7 @@ use rollout_core::{Revision, template};
 use rollout_git::RECORDED_COMMIT;
 use serde_json::json;
 
-use crate::cli::{Global, RepoArgs, WorkloadRef, parse_timeout, split_workload};
+use crate::cli::{Global, RepoArgs, WorkloadRef, one_workload, parse_timeout};
 use crate::client::{self, Call, Cluster};
 use crate::git::GitContext;
 use crate::ui::Ui;
@@ -38,7 +38,7 @@ pub struct RecordArgs {
 }
 
 pub async fn run(global: &Global, args: RecordArgs, ui: &mut Ui<'_>) -> Result<()> {
-    let (target, _) = split_workload(&args.workload)?;
+    let target = one_workload(&args.workload, "record")?;
     let git = GitContext::open(args.repo.repo.as_ref(), None)?;
     let commit = git.resolve(&args.commit)?;
     let cluster = client::connect(global).await?;

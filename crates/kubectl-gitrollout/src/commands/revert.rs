@@ -15,8 +15,8 @@ use clap::Args;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use kube::api::{Patch, PatchParams};
 use rollout_core::{
-    ConflictRetry, History, Restored, Retry, RevertPlan, RevertRequest, RevertTo, gitops_manager,
-    made_by, plan_revert,
+    ConflictRetry, History, Restored, Retry, RevertPlan, RevertRequest, RevertTo, RevisionSpec,
+    made_by, plan_revert, resolve_revision,
 };
 use rollout_git::{
     CommitInfo, CommitSource, GitError, MappedCommit, Repo, Written as GitWritten,
@@ -24,9 +24,11 @@ use rollout_git::{
 };
 use serde_json::{Value, json};
 
-use crate::cli::{GitArgs, Global, WorkloadRef, parse_revision, parse_timeout, split_workload};
+use crate::cli::{GitArgs, Global, WorkloadRef, one_workload, parse_timeout, parse_to_revision};
 use crate::client::{self, Call, Cluster};
+use crate::external_diff;
 use crate::git::GitContext;
+use crate::guard;
 use crate::render::{self, Commits};
 use crate::ui::Ui;
 use crate::wait::{self, Watched};
@@ -37,9 +39,10 @@ pub struct RevertArgs {
     /// TYPE/NAME or TYPE NAME, e.g. deployment/team-app
     #[arg(value_name = "WORKLOAD", required = true, num_args = 1..=2)]
     pub workload: Vec<String>,
-    /// The revision to restore (default: the one before the current one)
-    #[arg(long, value_name = "N", value_parser = parse_revision, conflicts_with = "to_commit")]
-    pub to_revision: Option<u64>,
+    /// The revision to restore (default, and 0: the one before the current one; -2 is the one
+    /// before that)
+    #[arg(long, value_name = "N", value_parser = parse_to_revision, allow_negative_numbers = true, conflicts_with = "to_commit")]
+    pub to_revision: Option<RevisionSpec>,
     /// Restore the revision made from this commit (SHA, short SHA, tag, HEAD~2), or, when it
     /// was pruned, the pod template of --path at that commit
     #[arg(long, value_name = "REF")]
@@ -62,7 +65,7 @@ pub struct RevertArgs {
     /// The change cause to record (default: the revision restored and its images)
     #[arg(short = 'm', long, value_name = "MSG")]
     pub message: Option<String>,
-    /// Revert even a workload that Argo CD or Flux manages
+    /// Revert even a workload that Argo CD, Flux or Helm manages
     #[arg(long)]
     pub force: bool,
 }
@@ -115,7 +118,7 @@ pub async fn run(
     ui: &mut Ui<'_>,
     before_write: BeforeWrite<'_>,
 ) -> Result<()> {
-    let (target, _) = split_workload(&args.workload)?;
+    let target = one_workload(&args.workload, "revert")?;
     let git = GitContext::open(
         args.manifests.repo.repo.as_ref(),
         args.manifests.path.as_ref(),
@@ -206,10 +209,20 @@ async fn write_revert(
             ))?,
             Retry::GiveUp => return Err(kept_changing(target)),
         }
+        let asked = guard::Asked {
+            force: args.force,
+            dry_run: args.dry_run,
+        };
+        guard::check(&workload, asked, ui)?;
         let (plan, commit) = plan(args, &to, &commits, &workload, owned, ui.now)?;
         if args.dry_run {
-            let color = ui.color;
-            render::unified(ui.out(), &plan.diff, color)?;
+            if let Some(command) = external_diff::command() {
+                let file = format!("{}.{}.yaml", target.kind, target.name);
+                external_diff::run(&command, &plan.diff, &file, ["live", "reverted"])?;
+            } else {
+                let color = ui.color;
+                render::unified(ui.out(), &plan.diff, color)?;
+            }
             ui.note(format_args!(
                 "dry run: {}/{} would be reverted to {}; nothing was changed",
                 target.kind, target.name, plan.target
@@ -318,9 +331,6 @@ fn plan(
     owned: Owned,
     now: jiff::Timestamp,
 ) -> Result<(RevertPlan, Option<String>)> {
-    if !args.force {
-        refuse_gitops(workload)?;
-    }
     let history = workload.history(owned);
     let request = RevertRequest {
         target: to.as_request(),
@@ -348,7 +358,7 @@ fn plan(
 fn resolve_target(
     git: &GitContext,
     commit: Option<CommitInfo>,
-    to_revision: Option<u64>,
+    to_revision: Option<RevisionSpec>,
     (workload, owned): &(Workload, Owned),
     ui: &mut Ui<'_>,
 ) -> Result<(Target, Commits)> {
@@ -356,6 +366,9 @@ fn resolve_target(
     for warning in &history.warnings {
         ui.warn(warning)?;
     }
+    let to_revision = to_revision
+        .map(|spec| resolve_revision(&history, spec))
+        .transpose()?;
     if let Some(note) = to_revision.and_then(|n| render::renumbered(&history, n)) {
         ui.note(note)?;
     }
@@ -559,23 +572,6 @@ fn template_at(git: &GitContext, commit: &CommitInfo, history: &History) -> Resu
             history.workload()
         )
     })
-}
-
-fn refuse_gitops(workload: &Workload) -> Result<()> {
-    let meta = workload.metadata();
-    let labels = meta.labels.clone().unwrap_or_default();
-    let annotations = meta.annotations.clone().unwrap_or_default();
-    let Some(manager) = gitops_manager(&labels, &annotations) else {
-        return Ok(());
-    };
-    bail!(
-        "{}/{} is managed by {manager}, which would undo a revert made in the cluster\nhint: \
-         revert the change in git and let {} sync it, or pass --force to revert in the cluster \
-         anyway",
-        workload.kind(),
-        meta.name.as_deref().unwrap_or_default(),
-        manager.tool
-    )
 }
 
 /// The write, named by its object: a workload deleted since it was read is "not found".
