@@ -15,6 +15,7 @@ mod revert;
 pub mod schema;
 mod status;
 pub mod template;
+mod threeway;
 pub mod yaml;
 
 pub use age::human_age;
@@ -30,3 +31,4 @@ pub use revert::{
     Restored, RevertError, RevertPlan, RevertRequest, RevertTo, made_by, plan_revert,
 };
 pub use status::{RolloutProgress, RolloutStatus};
+pub use threeway::{ChangeRevertRequest, Conflict, plan_change_revert, revert_change};

@@ -1,7 +1,9 @@
-//! `kubectl gitrollout revert`: a new revision with an old revision's pod template.
+//! `kubectl gitrollout revert`: a new revision with an old revision's pod template, or, with
+//! `--change N`, with the live template less what revision N changed.
 //!
 //! Resolve the target once (a revision, or a commit's manifest, with the commit each revision
-//! came from), then read, plan (`rollout_core::plan_revert`) and write conditionally on the
+//! came from), then read, plan (`rollout_core::plan_revert`, `plan_change_revert` for a change;
+//! its conflicts are printed field by field) and write conditionally on the
 //! resourceVersion that was read; after a conflict `rollout_core::ConflictRetry` decides whether
 //! to read and plan again. Then watch for the controller's new revision, commit to git with
 //! `--git`, and with `--wait` watch the rollout.
@@ -15,8 +17,8 @@ use clap::Args;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use kube::api::{Patch, PatchParams};
 use rollout_core::{
-    ConflictRetry, History, Restored, Retry, RevertPlan, RevertRequest, RevertTo, gitops_manager,
-    made_by, plan_revert,
+    ChangeRevertRequest, ConflictRetry, History, Restored, Retry, RevertError, RevertPlan,
+    RevertRequest, RevertTo, gitops_manager, made_by, plan_change_revert, plan_revert,
 };
 use rollout_git::{CommitInfo, Repo, workload_template};
 use serde_json::{Value, json};
@@ -37,6 +39,11 @@ pub struct RevertArgs {
     /// The revision to restore (default: the one before the current one)
     #[arg(long, value_name = "N", value_parser = parse_revision, conflicts_with = "to_commit")]
     pub to_revision: Option<u64>,
+    /// Undo only what revision N changed against the revision before it, keeping every later
+    /// change, as `git revert` does; a field changed again since is a conflict
+    #[arg(long, value_name = "N", value_parser = parse_revision,
+          conflicts_with_all = ["to_revision", "to_commit", "git"])]
+    pub change: Option<u64>,
     /// Restore the revision made from this commit (SHA, short SHA, tag, HEAD~2), or, when it
     /// was pruned, the pod template of --path at that commit
     #[arg(long, value_name = "REF")]
@@ -84,16 +91,45 @@ enum Target {
         sha: String,
         template: Value,
     },
+    /// The change revision N made, undone (`--change`).
+    Change(u64),
 }
 
-impl Target {
-    fn as_request(&self) -> RevertTo<'_> {
-        match self {
-            Target::Previous => RevertTo::Previous,
-            Target::Revision(n) => RevertTo::Revision(*n),
-            Target::Commit { sha, template } => RevertTo::Commit { sha, template },
+/// `to revision 2`, `to commit 0123456`, `change of revision 2`: what a revert did.
+fn reverted(target: &Restored) -> String {
+    match target {
+        Restored::Change(_) => target.to_string(),
+        _ => format!("to {target}"),
+    }
+}
+
+/// Prints each field of a change that cannot be reverted with its three values, before the
+/// error that says so.
+fn show_conflicts(err: anyhow::Error, ui: &mut Ui<'_>) -> anyhow::Error {
+    let Some(RevertError::Conflicts {
+        revision,
+        before,
+        conflicts,
+        ..
+    }) = err.downcast_ref::<RevertError>()
+    else {
+        return err;
+    };
+    let value = |v: &Option<Value>| v.as_ref().map_or("(absent)".to_owned(), Value::to_string);
+    for conflict in conflicts {
+        let shown = ui.note(format_args!(
+            "conflict: {}\n  before: {} (revision {before})\n  at:     {} (revision \
+             {revision})\n  live:   {}",
+            conflict.path,
+            value(&conflict.before),
+            value(&conflict.at),
+            value(&conflict.live)
+        ));
+        if let Err(io) = shown {
+            return io.into();
         }
     }
+    err
 }
 
 /// A revert the server accepted.
@@ -127,8 +163,9 @@ pub async fn run(
         repo.ensure_clean(path)?;
     }
     let cluster = client::connect(global).await?;
-    let Some(written) =
-        write_revert(&cluster, &target, &args, &git, commit, ui, before_write).await?
+    let Some(written) = write_revert(&cluster, &target, &args, &git, commit, ui, before_write)
+        .await
+        .map_err(|err| show_conflicts(err, ui))?
     else {
         return Ok(());
     };
@@ -137,8 +174,8 @@ pub async fn run(
     let name = format!("{}/{}", target.kind, target.name);
     writeln!(
         ui.out(),
-        "{name} reverted to {} as revision {revision}",
-        written.plan.target
+        "{name} reverted {} as revision {revision}",
+        reverted(&written.plan.target)
     )?;
     if let (Restored::Commit(sha), Some(path)) = (&written.plan.target, &git.path) {
         writeln!(
@@ -172,7 +209,7 @@ async fn write_revert(
     before_write: BeforeWrite<'_>,
 ) -> Result<Option<Written>> {
     let first = workload::fetch(cluster, target).await?;
-    let (to, commits) = resolve_target(git, commit, args.to_revision, &first, ui)?;
+    let (to, commits) = resolve_target(git, commit, args.to_revision, args.change, &first, ui)?;
     let mut read = Some(first);
     let mut retry = ConflictRetry::new(ATTEMPTS, MAX_READS);
     loop {
@@ -193,8 +230,10 @@ async fn write_revert(
             let color = ui.color;
             render::unified(ui.out(), &plan.diff, color)?;
             ui.note(format_args!(
-                "dry run: {}/{} would be reverted to {}; nothing was changed",
-                target.kind, target.name, plan.target
+                "dry run: {}/{} would be reverted {}; nothing was changed",
+                target.kind,
+                target.name,
+                reverted(&plan.target)
             ))?;
             return Ok(None);
         }
@@ -304,15 +343,36 @@ fn plan(
         refuse_gitops(workload)?;
     }
     let history = workload.history(owned);
-    let request = RevertRequest {
-        target: to.as_request(),
-        message: args.message.as_deref(),
-        paused: workload.paused(),
-        now,
+    let (live, message, paused) = (
+        workload.template_value(),
+        args.message.as_deref(),
+        workload.paused(),
+    );
+    let restore = |target| {
+        let request = RevertRequest {
+            target,
+            message,
+            paused,
+            now,
+        };
+        plan_revert(&history, &live, &request)
     };
-    let plan = plan_revert(&history, &workload.template_value(), &request)?;
+    let plan = match to {
+        Target::Previous => restore(RevertTo::Previous)?,
+        Target::Revision(n) => restore(RevertTo::Revision(*n))?,
+        Target::Commit { sha, template } => restore(RevertTo::Commit { sha, template })?,
+        Target::Change(revision) => {
+            let request = ChangeRevertRequest {
+                revision: *revision,
+                message,
+                paused,
+                now,
+            };
+            plan_change_revert(&history, &live, &request)?
+        }
+    };
     let commit = match &plan.target {
-        Restored::Revision(n) => commits.get(n).map(|m| m.sha.clone()),
+        Restored::Revision(n) | Restored::Change(n) => commits.get(n).map(|m| m.sha.clone()),
         Restored::Commit(sha) => Some(sha.clone()),
     };
     if args.git && commit.is_none() {
@@ -331,6 +391,7 @@ fn resolve_target(
     git: &GitContext,
     commit: Option<CommitInfo>,
     to_revision: Option<u64>,
+    change: Option<u64>,
     (workload, owned): &(Workload, Owned),
     ui: &mut Ui<'_>,
 ) -> Result<(Target, Commits)> {
@@ -338,7 +399,10 @@ fn resolve_target(
     for warning in &history.warnings {
         ui.warn(warning)?;
     }
-    if let Some(note) = to_revision.and_then(|n| render::renumbered(&history, n)) {
+    if let Some(note) = to_revision
+        .or(change)
+        .and_then(|n| render::renumbered(&history, n))
+    {
         ui.note(note)?;
     }
     let manifests = git.manifests(&history)?;
@@ -362,7 +426,10 @@ fn resolve_target(
                 },
             }
         }
-        None => to_revision.map_or(Target::Previous, Target::Revision),
+        None => match change {
+            Some(n) => Target::Change(n),
+            None => to_revision.map_or(Target::Previous, Target::Revision),
+        },
     };
     Ok((target, mapping.commits))
 }
