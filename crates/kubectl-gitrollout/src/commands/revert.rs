@@ -229,12 +229,14 @@ async fn write_revert(
         if args.dry_run {
             let color = ui.color;
             render::unified(ui.out(), &plan.diff, color)?;
-            ui.note(format_args!(
-                "dry run: {}/{} would be reverted {}; nothing was changed",
-                target.kind,
-                target.name,
-                reverted(&plan.target)
-            ))?;
+            let name = format!("{}/{}", target.kind, target.name);
+            let would = match &plan.target {
+                Restored::Change(n) => {
+                    format!("the change of revision {n} of {name} would be reverted")
+                }
+                restored => format!("{name} would be reverted to {restored}"),
+            };
+            ui.note(format_args!("dry run: {would}; nothing was changed"))?;
             return Ok(None);
         }
         before_write().await;
