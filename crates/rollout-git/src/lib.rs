@@ -3,9 +3,11 @@
 //! Reading uses gix; writing commits goes through the `git` command, so hooks, signing and
 //! identity work as the user configured them.
 
+mod inverse;
 mod map;
 mod repo;
 
+pub use inverse::{Inverse, InverseError, commit_inverse, inverse};
 pub use map::{
     CommitSource, ManifestHistory, MappedCommit, Mapping, RECORDED_COMMIT, contains, map_commits,
     workload_template,
