@@ -7,6 +7,7 @@
 mod common;
 
 use common::{gitrollout, revisions_of, run_json, stderr, stdout};
+use gitrollout_tests::git::GitRepo;
 use gitrollout_tests::output::{changed_lines, failure};
 use gitrollout_tests::{
     TestNamespace, play_daemonset_story, play_deployment_story, play_statefulset_story,
@@ -164,5 +165,107 @@ async fn a_daemonset_release_is_reverted_alone() {
     let workload = "daemonset/team-agent";
     revert_the_release_and_keep_the_config(&ns, workload, "daemonset.apps/team-agent");
     kubectl_tells_the_story(&ns, workload);
+    ns.delete().await;
+}
+
+const FILE: &str = "deploy/app.yaml";
+
+/// The manifest of `team-app` on nginx `version`, logging at `level`.
+fn manifest(version: &str, level: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: team-app\nspec:\n  replicas: \
+         1\n  selector:\n    matchLabels:\n      app: team-app\n  template:\n    metadata:\n      \
+         labels:\n        app: team-app\n    spec:\n      containers:\n      - name: nginx\n        \
+         image: nginx:{version}\n        env:\n        - name: LOG_LEVEL\n          value: {level}\n"
+    )
+}
+
+/// Commits the manifest (and, when given, another file in the same commit) and applies it.
+fn release(ns: &TestNamespace, repo: &GitRepo, content: &str, other: Option<&str>, subject: &str) {
+    if let Some(other) = other {
+        std::fs::write(repo.path().join("NOTES.md"), other).unwrap();
+        repo.git(&["add", "NOTES.md"]);
+    }
+    repo.commit(FILE, content, subject);
+    let file = repo.path().join(FILE).display().to_string();
+    ns.kubectl_ok(&["apply", "-f", &file]);
+    ns.rollout_status("deployment/team-app");
+}
+
+#[tokio::test]
+async fn git_reverts_only_what_the_commit_did_to_the_manifest() {
+    let ns = TestNamespace::new("change-git").await;
+    let repo = GitRepo::new();
+    release(
+        &ns,
+        &repo,
+        &manifest("1.16", "info"),
+        Some("1.16\n"),
+        "Start",
+    );
+    let notes = "1.16\n1.17: faster\n";
+    release(
+        &ns,
+        &repo,
+        &manifest("1.17", "info"),
+        Some(notes),
+        "Release nginx 1.17",
+    );
+    let released = repo.git(&["rev-parse", "HEAD"]);
+    release(&ns, &repo, &manifest("1.17", "debug"), None, "Debug logs");
+    let (repo_arg, file_arg) = (repo.path().display().to_string(), repo.path().join(FILE));
+    let file_arg = file_arg.display().to_string();
+    let revert = |change: &str| {
+        let mut cmd = gitrollout(&ns);
+        cmd.env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .args(["revert", "deployment/team-app", "--change", change, "--git"])
+            .args(["--repo", &repo_arg, "--path", &file_arg]);
+        cmd
+    };
+
+    // Revision 2 (the release) is undone in the cluster and in the manifest only: the notes
+    // the same commit changed stay, and so does the later debug level.
+    let run = revert("2").assert().success();
+    let head = repo.git(&["rev-parse", "--short", "HEAD"]);
+    assert_eq!(
+        stdout(&run),
+        format!(
+            "deployment.apps/team-app reverted change of revision 2 as revision 4\ncommitted \
+             {head} Revert \"Release nginx 1.17\"\n"
+        )
+    );
+    assert_eq!(
+        repo.git(&["log", "-1", "--format=%B"]),
+        format!("Revert \"Release nginx 1.17\"\n\nThis reverts commit {released}.")
+    );
+    assert_eq!(
+        repo.git(&["show", "--name-only", "--format=", "HEAD"]),
+        FILE
+    );
+    let read = |path: &str| std::fs::read_to_string(repo.path().join(path)).unwrap();
+    assert_eq!(read(FILE), manifest("1.16", "debug"));
+    assert_eq!(read("NOTES.md"), notes);
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
+    let container = nginx(&ns, "deployment/team-app");
+    assert_eq!(container["image"], "nginx:1.16");
+    assert_eq!(container["env"][0]["value"], "debug");
+
+    // The manifest moved on to trace in git: undoing the debug level conflicts there, and is
+    // refused before the cluster is touched.
+    let moved = repo.commit(FILE, &manifest("1.16", "trace"), "Trace logs");
+    let untouched = versions(&ns, "deployment/team-app");
+    let said = failure(&mut revert("3"), 1);
+    let debug = repo.git(&["rev-parse", "--short", "HEAD~2"]);
+    assert_eq!(
+        said,
+        format!(
+            "error: reverting commit {debug} (Debug logs) conflicts with later changes to {FILE} \
+             (1 conflict); nothing was changed\nhint: revert it by hand with `git revert \
+             --no-commit {debug}`, or restore a whole revision with --to-revision\n"
+        )
+    );
+    assert_eq!(versions(&ns, "deployment/team-app"), untouched);
+    assert_eq!(repo.git(&["rev-parse", "HEAD"]), moved);
+    assert_eq!(repo.git(&["status", "--porcelain"]), "");
     ns.delete().await;
 }

@@ -42,7 +42,7 @@ pub struct RevertArgs {
     /// Undo only what revision N changed against the revision before it, keeping every later
     /// change, as `git revert` does; a field changed again since is a conflict
     #[arg(long, value_name = "N", value_parser = parse_revision,
-          conflicts_with_all = ["to_revision", "to_commit", "git"])]
+          conflicts_with_all = ["to_revision", "to_commit"])]
     pub change: Option<u64>,
     /// Restore the revision made from this commit (SHA, short SHA, tag, HEAD~2), or, when it
     /// was pruned, the pod template of --path at that commit
@@ -187,7 +187,13 @@ pub async fn run(
     if args.git
         && let Some(sha) = &written.commit
     {
-        let made = commit_revert(&git, sha, &name, &written.plan.target, revision)?;
+        let made = match written.plan.target {
+            Restored::Change(_) => {
+                let (repo, path) = git_file(&git)?;
+                rollout_git::commit_inverse(repo, &repo.resolve(sha)?, path)?
+            }
+            _ => commit_revert(&git, sha, &name, &written.plan.target, revision)?,
+        };
         writeln!(ui.out(), "committed {} {}", made.short(), made.subject)?;
     }
     ui.flush()?;
@@ -210,6 +216,12 @@ async fn write_revert(
 ) -> Result<Option<Written>> {
     let first = workload::fetch(cluster, target).await?;
     let (to, commits) = resolve_target(git, commit, args.to_revision, args.change, &first, ui)?;
+    if args.git
+        && let Target::Change(revision) = to
+    {
+        // A conflict in git is refused before anything is written to the cluster.
+        inverse_of(git, &commits, revision)?;
+    }
     let mut read = Some(first);
     let mut retry = ConflictRetry::new(ATTEMPTS, MAX_READS);
     loop {
@@ -429,7 +441,8 @@ fn resolve_target(
             }
         }
         None => match change {
-            Some(n) => Target::Change(n),
+            // By its number now, when `kubectl rollout undo` renumbered it.
+            Some(n) => Target::Change(history.get(n).map_or(n, |r| r.number)),
             None => to_revision.map_or(Target::Previous, Target::Revision),
         },
     };
@@ -500,6 +513,21 @@ fn overtaken(target: &WorkloadRef, history: &History) -> anyhow::Error {
         target.kind.singular(),
         target.name
     )
+}
+
+/// Fails when the change of the commit that made `revision` cannot be undone in `--path`: no
+/// commit is known for it, or its inverse conflicts with later changes of the file.
+fn inverse_of(git: &GitContext, commits: &Commits, revision: u64) -> Result<()> {
+    let (repo, path) = git_file(git)?;
+    let Some(made) = commits.get(&revision) else {
+        bail!(
+            "cannot revert the change of revision {revision} in git: no commit is known to have \
+             made it\nhint: pass the manifest with --path so revisions are matched to its \
+             commits, or revert without --git"
+        );
+    };
+    rollout_git::inverse(repo, &repo.resolve(&made.sha)?, path)?;
+    Ok(())
 }
 
 /// Commits `--path` as of `sha`, with a message naming the revert.
