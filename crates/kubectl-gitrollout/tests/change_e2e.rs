@@ -120,6 +120,16 @@ fn revert_the_release_and_keep_the_config(ns: &TestNamespace, workload: &str, na
         reverted,
         [(1, None), (2, None), (3, None), (4, None), (5, Some(3))]
     );
+    let table = gitrollout(ns)
+        .args(["history", workload])
+        .assert()
+        .success();
+    let table = stdout(&table);
+    let row = table
+        .lines()
+        .find(|l| l.trim_start_matches(['*', ' ']).starts_with("5 "))
+        .unwrap_or_default();
+    assert!(row.contains("(revert of change 3)"), "{table}");
     let revision = &doc["revisions"][4];
     assert_eq!(
         revision["changeCause"], "revert change of revision 3: nginx 1.17 -> 1.18",
@@ -143,6 +153,23 @@ async fn a_deployment_release_is_reverted_alone() {
     let ns = TestNamespace::new("change-deploy").await;
     play_deployment_story(&ns);
     let workload = "deployment/team-app";
+    // A change and a whole revision at once is bad usage, refused before any request.
+    for other in [&["--to-revision", "2"][..], &["--to-commit", "HEAD"]] {
+        let said = failure(
+            gitrollout(&ns)
+                .args(["revert", workload, "--change", "3"])
+                .args(other),
+            2,
+        );
+        assert!(said.contains("cannot be used with"), "{said}");
+    }
+    assert!(
+        failure(
+            gitrollout(&ns).args(["revert", workload, "--change", "0"]),
+            2
+        )
+        .contains("a revision is a positive integer")
+    );
     revert_the_release_and_keep_the_config(&ns, workload, "deployment.apps/team-app");
     kubectl_tells_the_story(&ns, workload);
     ns.delete().await;
@@ -253,6 +280,7 @@ async fn git_reverts_only_what_the_commit_did_to_the_manifest() {
     // The manifest moved on to trace in git: undoing the debug level conflicts there, and is
     // refused before the cluster is touched.
     let moved = repo.commit(FILE, &manifest("1.16", "trace"), "Trace logs");
+    ns.rollout_status("deployment/team-app");
     let untouched = versions(&ns, "deployment/team-app");
     let said = failure(&mut revert("3"), 1);
     let debug = repo.git(&["rev-parse", "--short", "HEAD~2"]);

@@ -63,7 +63,8 @@ pub struct RevertArgs {
     /// How long --wait waits before failing (0: no limit)
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_timeout, requires = "wait")]
     pub timeout: Duration,
-    /// The change cause to record (default: the revision restored and its images)
+    /// The change cause to record (default: the revision restored and its images, or the
+    /// change undone)
     #[arg(short = 'm', long, value_name = "MSG")]
     pub message: Option<String>,
     /// Revert even a workload that Argo CD or Flux manages
