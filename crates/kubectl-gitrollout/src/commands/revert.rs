@@ -48,7 +48,8 @@ pub struct RevertArgs {
     /// was pruned, the pod template of --path at that commit
     #[arg(long, value_name = "REF")]
     pub to_commit: Option<String>,
-    /// Also commit --path restored to the target's content, so git and the cluster agree; the
+    /// Also commit --path restored to the target's content (with --change: less what the
+    /// revision's commit did to it, as `git revert` does), so git and the cluster agree; the
     /// commit runs the repository's hooks, as `git commit` does
     #[arg(long, requires = "path")]
     pub git: bool,
