@@ -297,3 +297,38 @@ async fn git_reverts_only_what_the_commit_did_to_the_manifest() {
     assert_eq!(repo.git(&["status", "--porcelain"]), "");
     ns.delete().await;
 }
+
+#[tokio::test]
+async fn reverting_a_restart_drops_the_restart_annotation_only() {
+    let ns = TestNamespace::new("change-restart").await;
+    let workload = "deployment/team-app";
+    ns.kubectl_ok(&["create", "deployment", "team-app", "--image=nginx:1.16"]);
+    ns.rollout_status(workload);
+    ns.kubectl_ok(&["rollout", "restart", workload]);
+    ns.rollout_status(workload);
+    ns.release(workload, "nginx=nginx:1.17");
+
+    let run = gitrollout(&ns)
+        .args(["revert", workload, "--change", "2", "--wait"])
+        .assert()
+        .success();
+    assert_eq!(
+        stdout(&run),
+        "deployment.apps/team-app reverted change of revision 2 as revision 4\n"
+    );
+    let object: Value = serde_json::from_str(&ns.kubectl_ok(&["get", workload, "-o", "json"]))
+        .expect("kubectl prints JSON");
+    let annotations = &object["spec"]["template"]["metadata"]["annotations"];
+    assert_eq!(
+        annotations["kubectl.kubernetes.io/restartedAt"],
+        Value::Null
+    );
+    assert_eq!(annotations["gitrollout.dev/reverted-change"], "2");
+    assert_eq!(nginx(&ns, workload)["image"], "nginx:1.17");
+    let doc = run_json(&ns, &["history", workload, "-o", "json"]);
+    assert_eq!(
+        doc["revisions"][3]["changeCause"], "revert change of revision 2: restart",
+        "{doc:#}"
+    );
+    ns.delete().await;
+}
