@@ -6,7 +6,8 @@
 //! maps key by key, keyed lists item by item by their merge keys from the OpenAPI schema, and
 //! every other list as a whole. Where N changed nothing, the live value stays; where the live
 //! value is still N's, the value before N comes back; where a later revision changed what N
-//! changed, that field is a [`Conflict`].
+//! changed, that field is a [`Conflict`] (an object N added whole, a container or a probe, and
+//! changed since, is one conflict as a whole, never cut down to a fragment).
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -147,6 +148,9 @@ fn merge(
         return before.cloned();
     }
     let merged = match path.shape() {
+        // An object N added whole (a container, a probe) and changed since: taking N's fields
+        // out of it would leave a fragment, so it is a conflict as a whole.
+        None if before.is_none() => None,
         shape @ (Some(Shape::Map) | None) => objects([at, before, live])
             .map(|[a, b, l]| merge_objects(path, [a, b, l], shape.is_some(), conflicts)),
         Some(Shape::KeyedList { keys, .. }) => keyed_lists([at, before, live], keys)
@@ -433,10 +437,27 @@ mod tests {
             containers.push(json!({"name": "envoy", "image": "envoy:1.30"}));
         });
         let r3 = edit(&r2, |t| nginx(t)["image"] = json!("nginx:1.17"));
-        let plan = plan(&[(1, r1.clone()), (2, r2), (3, r3)], 2).unwrap();
+        let plan = plan(&[(1, r1.clone()), (2, r2.clone()), (3, r3.clone())], 2).unwrap();
         let expected = edit(&r1, |t| nginx(t)["image"] = json!("nginx:1.17"));
         assert_eq!(plan.template, with_markers(&expected, "2"));
         assert_eq!(plan.change_cause, "revert change of revision 2: +envoy");
+
+        // A sidecar changed since it was added is a conflict as a whole, never a fragment.
+        let r4 = edit(&r3, |t| {
+            t["spec"]["containers"][1]["image"] = json!("envoy:1.31")
+        });
+        let conflicts = revert_change(&r1, &r2, &r4).unwrap_err();
+        assert_eq!(
+            conflicts
+                .iter()
+                .map(|c| (c.path.to_string(), c.before.clone(), c.live.clone()))
+                .collect::<Vec<_>>(),
+            [(
+                "containers[envoy]".to_owned(),
+                None,
+                Some(json!({"name": "envoy", "image": "envoy:1.31"}))
+            )]
+        );
     }
 
     #[test]
