@@ -148,9 +148,10 @@ fn merge(
         return before.cloned();
     }
     let merged = match path.shape() {
-        // An object N added whole (a container, a probe) and changed since: taking N's fields
-        // out of it would leave a fragment, so it is a conflict as a whole.
-        None if before.is_none() => None,
+        // An object N added whole (a container, a probe) and changed since, or removed whole
+        // and added again since: merging its fields would leave a fragment, or a mix of two
+        // objects, so it is a conflict as a whole.
+        None if before.is_none() || at.is_none() => None,
         shape @ (Some(Shape::Map) | None) => objects([at, before, live])
             .map(|[a, b, l]| merge_objects(path, [a, b, l], shape.is_some(), conflicts)),
         Some(Shape::KeyedList { keys, .. }) => keyed_lists([at, before, live], keys)
@@ -472,13 +473,20 @@ mod tests {
             nginx(t)["image"] = json!("nginx:1.17");
             nginx(t)["env"][1]["value"] = json!("33");
         });
-        let plan = plan(&[(1, r1.clone()), (2, r2), (3, r3)], 2).unwrap();
+        let plan = plan(&[(1, r1.clone()), (2, r2.clone()), (3, r3)], 2).unwrap();
         let expected = edit(&r1, |t| {
             nginx(t)["image"] = json!("nginx:1.17");
             nginx(t)["env"][2]["value"] = json!("33");
         });
         assert_eq!(plan.template, with_markers(&expected, "2"));
         assert_eq!(plan.change_cause, "revert change of revision 2: env -B");
+
+        // Added again since, with another value: a conflict on the whole variable.
+        let r4 = edit(&r1, |t| nginx(t)["env"][1]["value"] = json!("5"));
+        let conflicts = revert_change(&r1, &r2, &r4).unwrap_err();
+        assert_eq!(conflicts.len(), 1);
+        assert_eq!(conflicts[0].path.to_string(), "containers[nginx].env[B]");
+        assert_eq!(conflicts[0].at, None);
     }
 
     #[test]
