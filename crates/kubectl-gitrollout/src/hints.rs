@@ -15,6 +15,17 @@ pub fn hint(err: &anyhow::Error) -> Option<String> {
             "see what each revision ran with `kubectl gitrollout history {workload}`"
         )),
         RevertError::NoPrevious { .. } => Some("name one with --to-revision".to_owned()),
+        RevertError::NoChangeBefore { workload, .. } => Some(format!(
+            "restore a whole revision with --to-revision; see them with `kubectl gitrollout \
+             history {workload}`"
+        )),
+        RevertError::NothingToRevert { workload, .. } => Some(format!(
+            "see what each revision changed with `kubectl gitrollout history {workload}`"
+        )),
+        RevertError::Conflicts { before, .. } => Some(format!(
+            "restore the whole revision before it with `--to-revision {before}`, or edit the \
+             fields by hand"
+        )),
         RevertError::History(_) => None,
     }
 }
@@ -37,6 +48,19 @@ mod tests {
             current: 1,
         });
         assert_eq!(hint(&first).as_deref(), Some("name one with --to-revision"));
+        let conflict = anyhow::Error::new(RevertError::Conflicts {
+            workload: "deployment.apps/a".into(),
+            revision: 3,
+            before: 2,
+            conflicts: Vec::new(),
+        });
+        assert_eq!(
+            hint(&conflict).as_deref(),
+            Some(
+                "restore the whole revision before it with `--to-revision 2`, or edit the fields \
+                 by hand"
+            )
+        );
         assert_eq!(hint(&anyhow::anyhow!("something else")), None);
     }
 }

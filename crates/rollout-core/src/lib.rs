@@ -17,6 +17,7 @@ pub mod schema;
 mod select;
 mod status;
 pub mod template;
+mod threeway;
 pub mod yaml;
 
 pub use age::human_age;
@@ -33,3 +34,4 @@ pub use revert::{
 };
 pub use select::{RevisionSpec, SelectError, resolve_revision};
 pub use status::{RolloutProgress, RolloutStatus};
+pub use threeway::{ChangeRevertRequest, Conflict, plan_change_revert, revert_change};

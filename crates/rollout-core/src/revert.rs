@@ -5,6 +5,7 @@ use jiff::Timestamp;
 use serde_json::{Map, Value};
 
 use crate::history::{History, HistoryError, Revision, containers_at};
+use crate::threeway::Conflict;
 use crate::{diff::TemplateDiff, template};
 
 /// What a revert restores.
@@ -25,6 +26,8 @@ pub enum RevertTo<'a> {
 pub enum Restored {
     Revision(u64),
     Commit(String),
+    /// Not a revision's template: the change a revision made, undone (`revert --change`).
+    Change(u64),
 }
 
 impl std::fmt::Display for Restored {
@@ -32,6 +35,7 @@ impl std::fmt::Display for Restored {
         match self {
             Restored::Revision(n) => write!(f, "revision {n}"),
             Restored::Commit(sha) => write!(f, "commit {}", &sha[..7.min(sha.len())]),
+            Restored::Change(n) => write!(f, "change of revision {n}"),
         }
     }
 }
@@ -74,6 +78,25 @@ pub enum RevertError {
     AlreadyCurrent { workload: String, target: Restored },
     #[error("{workload} has no revision before the current one ({current}) to revert to")]
     NoPrevious { workload: String, current: u64 },
+    #[error(
+        "revision {revision} is the oldest revision of {workload}: there is no revision before it \
+         to tell what it changed"
+    )]
+    NoChangeBefore { workload: String, revision: u64 },
+    #[error("{workload} already runs without the change of revision {revision}; nothing to revert")]
+    NothingToRevert { workload: String, revision: u64 },
+    #[error(
+        "cannot revert the change of revision {revision} of {workload}: {} it changed {} changed \
+         again since",
+        fields(conflicts.len()), if conflicts.len() == 1 { "was" } else { "were" }
+    )]
+    Conflicts {
+        workload: String,
+        revision: u64,
+        /// The revision before it, which a full restore would go back to.
+        before: u64,
+        conflicts: Vec<Conflict>,
+    },
 }
 
 /// Plans a revert of `history`'s workload, whose live pod template is `live`.
@@ -166,7 +189,16 @@ pub fn made_by(plan: &RevertPlan, template: &Value) -> bool {
         .all(|key| template::annotation(template, key) == template::annotation(&plan.template, key))
 }
 
-fn set_annotation(template: &mut Value, key: &str, value: String) {
+/// `1 field`, `2 fields`.
+fn fields(count: usize) -> String {
+    if count == 1 {
+        "1 field".to_owned()
+    } else {
+        format!("{count} fields")
+    }
+}
+
+pub(crate) fn set_annotation(template: &mut Value, key: &str, value: String) {
     let Some(object) = template.as_object_mut() else {
         return;
     };

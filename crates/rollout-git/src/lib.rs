@@ -3,10 +3,12 @@
 //! Reading uses gix; writing commits goes through the `git` command, so hooks, signing and
 //! identity work as the user configured them.
 
+mod inverse;
 mod manifest;
 mod map;
 mod repo;
 
+pub use inverse::{Inverse, InverseError, commit_inverse, inverse};
 pub use manifest::workload_template;
 pub use map::{
     CommitSource, ManifestHistory, MappedCommit, Mapping, RECORDED_COMMIT, map_commits,

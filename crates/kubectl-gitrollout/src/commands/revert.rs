@@ -1,7 +1,9 @@
-//! `kubectl gitrollout revert`: a new revision with an old revision's pod template.
+//! `kubectl gitrollout revert`: a new revision with an old revision's pod template, or, with
+//! `--change N`, with the live template less what revision N changed.
 //!
 //! Resolve the target once (a revision, or a commit's manifest, with the commit each revision
-//! came from), then read, plan (`rollout_core::plan_revert`) and write conditionally on the
+//! came from), then read, plan (`rollout_core::plan_revert`, `plan_change_revert` for a change;
+//! its conflicts are printed field by field) and write conditionally on the
 //! resourceVersion that was read; after a conflict `rollout_core::ConflictRetry` decides whether
 //! to read and plan again. Then watch for the controller's new revision, commit to git with
 //! `--git`, and with `--wait` watch the rollout.
@@ -15,16 +17,19 @@ use clap::Args;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use kube::api::{Patch, PatchParams};
 use rollout_core::{
-    ConflictRetry, History, Restored, Retry, RevertPlan, RevertRequest, RevertTo, RevisionSpec,
-    made_by, plan_revert, resolve_revision,
+    ChangeRevertRequest, ConflictRetry, History, Restored, Retry, RevertError, RevertPlan,
+    RevertRequest, RevertTo, RevisionSpec, made_by, plan_change_revert, plan_revert,
+    resolve_revision,
 };
 use rollout_git::{
-    CommitInfo, CommitSource, GitError, MappedCommit, Repo, Written as GitWritten,
+    CommitInfo, CommitSource, GitError, InverseError, MappedCommit, Repo, Written as GitWritten,
     revision_with_content, workload_template,
 };
 use serde_json::{Value, json};
 
-use crate::cli::{GitArgs, Global, WorkloadRef, one_workload, parse_timeout, parse_to_revision};
+use crate::cli::{
+    GitArgs, Global, WorkloadRef, one_workload, parse_revision, parse_timeout, parse_to_revision,
+};
 use crate::client::{self, Call, Cluster};
 use crate::external_diff;
 use crate::git::GitContext;
@@ -43,11 +48,18 @@ pub struct RevertArgs {
     /// before that)
     #[arg(long, value_name = "N", value_parser = parse_to_revision, allow_negative_numbers = true, conflicts_with = "to_commit")]
     pub to_revision: Option<RevisionSpec>,
+    /// Undo only what revision N changed against the revision before it, keeping every later
+    /// change, as `git revert` does; a field changed again since is a conflict (-1: the one
+    /// before the current one)
+    #[arg(long, value_name = "N", value_parser = parse_revision, allow_negative_numbers = true,
+          conflicts_with_all = ["to_revision", "to_commit"])]
+    pub change: Option<RevisionSpec>,
     /// Restore the revision made from this commit (SHA, short SHA, tag, HEAD~2), or, when it
     /// was pruned, the pod template of --path at that commit
     #[arg(long, value_name = "REF")]
     pub to_commit: Option<String>,
-    /// Also commit --path restored to the target's content, so git and the cluster agree; the
+    /// Also commit --path restored to the target's content (with --change: less what the
+    /// revision's commit did to it, as `git revert` does), so git and the cluster agree; the
     /// commit runs the repository's hooks, as `git commit` does
     #[arg(long, requires = "path")]
     pub git: bool,
@@ -62,7 +74,8 @@ pub struct RevertArgs {
     /// How long --wait waits before failing (0: no limit)
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_timeout, requires = "wait")]
     pub timeout: Duration,
-    /// The change cause to record (default: the revision restored and its images)
+    /// The change cause to record (default: the revision restored and its images, or the
+    /// change undone)
     #[arg(short = 'm', long, value_name = "MSG")]
     pub message: Option<String>,
     /// Revert even a workload that Argo CD, Flux or Helm manages
@@ -90,16 +103,45 @@ enum Target {
         sha: String,
         template: Value,
     },
+    /// The change revision N made, undone (`--change`).
+    Change(u64),
 }
 
-impl Target {
-    fn as_request(&self) -> RevertTo<'_> {
-        match self {
-            Target::Previous => RevertTo::Previous,
-            Target::Revision(n) => RevertTo::Revision(*n),
-            Target::Commit { sha, template } => RevertTo::Commit { sha, template },
+/// `to revision 2`, `to commit 0123456`, `change of revision 2`: what a revert did.
+fn reverted(target: &Restored) -> String {
+    match target {
+        Restored::Change(_) => target.to_string(),
+        _ => format!("to {target}"),
+    }
+}
+
+/// Prints each field of a change that cannot be reverted with its three values, before the
+/// error that says so.
+fn show_conflicts(err: anyhow::Error, ui: &mut Ui<'_>) -> anyhow::Error {
+    let Some(RevertError::Conflicts {
+        revision,
+        before,
+        conflicts,
+        ..
+    }) = err.downcast_ref::<RevertError>()
+    else {
+        return err;
+    };
+    let value = |v: &Option<Value>| v.as_ref().map_or("(absent)".to_owned(), Value::to_string);
+    for conflict in conflicts {
+        let shown = ui.note(format_args!(
+            "conflict: {}\n  before: {} (revision {before})\n  at:     {} (revision \
+             {revision})\n  live:   {}",
+            conflict.path,
+            value(&conflict.before),
+            value(&conflict.at),
+            value(&conflict.live)
+        ));
+        if let Err(io) = shown {
+            return io.into();
         }
     }
+    err
 }
 
 /// A revert the server accepted.
@@ -134,8 +176,9 @@ pub async fn run(
         repo.ensure_clean(path)?;
     }
     let cluster = client::connect(global).await?;
-    let Some(written) =
-        write_revert(&cluster, &target, &args, &git, commit, ui, before_write).await?
+    let Some(written) = write_revert(&cluster, &target, &args, &git, commit, ui, before_write)
+        .await
+        .map_err(|err| show_conflicts(err, ui))?
     else {
         return Ok(());
     };
@@ -144,8 +187,8 @@ pub async fn run(
     let name = format!("{}/{}", target.kind, target.name);
     writeln!(
         ui.out(),
-        "{name} reverted to {} as revision {revision}",
-        written.plan.target
+        "{name} reverted {} as revision {revision}",
+        reverted(&written.plan.target)
     )?;
     if let (Restored::Commit(sha), Some(path)) = (&written.plan.target, &git.path) {
         writeln!(
@@ -161,7 +204,11 @@ pub async fn run(
             "{name} was reverted to {} as revision {revision}",
             written.plan.target
         );
-        match commit_revert(&git, sha, &name, &written.plan.target, revision) {
+        let committed = match written.plan.target {
+            Restored::Change(_) => commit_change_revert(&git, sha),
+            _ => commit_revert(&git, sha, &name, &written.plan.target, revision),
+        };
+        match committed {
             Ok(GitWritten::Committed(made)) => {
                 writeln!(ui.out(), "committed {} {}", made.short(), made.subject)?;
             }
@@ -193,7 +240,13 @@ async fn write_revert(
     before_write: BeforeWrite<'_>,
 ) -> Result<Option<Written>> {
     let first = workload::fetch(cluster, target).await?;
-    let (to, commits) = resolve_target(git, commit, args.to_revision, &first, ui)?;
+    let (to, commits) = resolve_target(git, commit, args.to_revision, args.change, &first, ui)?;
+    if args.git
+        && let Target::Change(revision) = to
+    {
+        // A conflict in git is refused before anything is written to the cluster.
+        inverse_of(git, &commits, revision)?;
+    }
     let mut read = Some(first);
     let mut retry = ConflictRetry::new(ATTEMPTS, MAX_READS);
     loop {
@@ -223,10 +276,14 @@ async fn write_revert(
                 let color = ui.color;
                 render::unified(ui.out(), &plan.diff, color)?;
             }
-            ui.note(format_args!(
-                "dry run: {}/{} would be reverted to {}; nothing was changed",
-                target.kind, target.name, plan.target
-            ))?;
+            let name = format!("{}/{}", target.kind, target.name);
+            let would = match &plan.target {
+                Restored::Change(n) => {
+                    format!("the change of revision {n} of {name} would be reverted")
+                }
+                restored => format!("{name} would be reverted to {restored}"),
+            };
+            ui.note(format_args!("dry run: {would}; nothing was changed"))?;
             return Ok(None);
         }
         before_write().await;
@@ -332,15 +389,36 @@ fn plan(
     now: jiff::Timestamp,
 ) -> Result<(RevertPlan, Option<String>)> {
     let history = workload.history(owned);
-    let request = RevertRequest {
-        target: to.as_request(),
-        message: args.message.as_deref(),
-        paused: workload.paused(),
-        now,
+    let (live, message, paused) = (
+        workload.template_value(),
+        args.message.as_deref(),
+        workload.paused(),
+    );
+    let restore = |target| {
+        let request = RevertRequest {
+            target,
+            message,
+            paused,
+            now,
+        };
+        plan_revert(&history, &live, &request)
     };
-    let plan = plan_revert(&history, &workload.template_value(), &request)?;
+    let plan = match to {
+        Target::Previous => restore(RevertTo::Previous)?,
+        Target::Revision(n) => restore(RevertTo::Revision(*n))?,
+        Target::Commit { sha, template } => restore(RevertTo::Commit { sha, template })?,
+        Target::Change(revision) => {
+            let request = ChangeRevertRequest {
+                revision: *revision,
+                message,
+                paused,
+                now,
+            };
+            plan_change_revert(&history, &live, &request)?
+        }
+    };
     let commit = match &plan.target {
-        Restored::Revision(n) => commits.get(n).map(|m| m.sha.clone()),
+        Restored::Revision(n) | Restored::Change(n) => commits.get(n).map(|m| m.sha.clone()),
         Restored::Commit(sha) => Some(sha.clone()),
     };
     if args.git && commit.is_none() {
@@ -359,6 +437,7 @@ fn resolve_target(
     git: &GitContext,
     commit: Option<CommitInfo>,
     to_revision: Option<RevisionSpec>,
+    change: Option<RevisionSpec>,
     (workload, owned): &(Workload, Owned),
     ui: &mut Ui<'_>,
 ) -> Result<(Target, Commits)> {
@@ -366,10 +445,13 @@ fn resolve_target(
     for warning in &history.warnings {
         ui.warn(warning)?;
     }
-    let to_revision = to_revision
-        .map(|spec| resolve_revision(&history, spec))
-        .transpose()?;
-    if let Some(note) = to_revision.and_then(|n| render::renumbered(&history, n)) {
+    let resolve =
+        |spec: Option<RevisionSpec>| spec.map(|s| resolve_revision(&history, s)).transpose();
+    let (to_revision, change) = (resolve(to_revision)?, resolve(change)?);
+    if let Some(note) = to_revision
+        .or(change)
+        .and_then(|n| render::renumbered(&history, n))
+    {
         ui.note(note)?;
     }
     let manifests = git.manifests(&history)?;
@@ -410,7 +492,11 @@ fn resolve_target(
                 }
             }
         }
-        None => to_revision.map_or(Target::Previous, Target::Revision),
+        None => match change {
+            // By its number now, when `kubectl rollout undo` renumbered it.
+            Some(n) => Target::Change(history.get(n).map_or(n, |r| r.number)),
+            None => to_revision.map_or(Target::Previous, Target::Revision),
+        },
     };
     Ok((target, commits))
 }
@@ -479,6 +565,31 @@ fn overtaken(target: &WorkloadRef, history: &History) -> anyhow::Error {
         target.kind.singular(),
         target.name
     )
+}
+
+/// Fails when the change of the commit that made `revision` cannot be undone in `--path`: no
+/// commit is known for it, or its inverse conflicts with later changes of the file.
+fn inverse_of(git: &GitContext, commits: &Commits, revision: u64) -> Result<()> {
+    let (repo, path) = git_file(git)?;
+    let Some(made) = commits.get(&revision) else {
+        bail!(
+            "cannot revert the change of revision {revision} in git: no commit is known to have \
+             made it\nhint: pass the manifest with --path so revisions are matched to its \
+             commits, or revert without --git"
+        );
+    };
+    rollout_git::inverse(repo, &repo.resolve(&made.sha)?, path)?;
+    Ok(())
+}
+
+/// Commits in `--path` the inverse of what commit `sha` did to it, with git's revert message.
+fn commit_change_revert(git: &GitContext, sha: &str) -> Result<GitWritten> {
+    let (repo, path) = git_file(git)?;
+    rollout_git::commit_inverse(repo, &repo.resolve(sha)?, path).map_err(|err| match err {
+        // A git failure is reported as one, with what the repository now holds.
+        InverseError::Git(git) => anyhow::Error::new(git),
+        other => anyhow::Error::new(other),
+    })
 }
 
 /// Commits `--path` as of `sha`, with a message naming the revert; nothing when FILE already has
