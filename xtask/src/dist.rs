@@ -76,7 +76,7 @@ impl Platform {
         Self::for_triple(&host_triple()?)
     }
 
-    fn windows(self) -> bool {
+    pub fn windows(self) -> bool {
         self.os == "windows"
     }
 
@@ -161,20 +161,7 @@ pub fn build_archive(
     let built = started.elapsed();
     let bin_bytes =
         fs::read(&binary).with_context(|| format!("could not read {}", binary.display()))?;
-    let license = fs::read(root.join("LICENSE"))
-        .context("could not read LICENSE at the workspace root, which every archive holds")?;
-    let entries = [
-        Entry {
-            name: platform.bin(),
-            mode: 0o755,
-            data: bin_bytes,
-        },
-        Entry {
-            name: "LICENSE".to_owned(),
-            mode: 0o644,
-            data: license,
-        },
-    ];
+    let entries = archive_entries(root, platform, bin_bytes)?;
     let bytes = if platform.windows() {
         zip_archive(&entries)?
     } else {
@@ -194,6 +181,42 @@ pub fn build_archive(
         built
     );
     Ok(path)
+}
+
+/// The completion helper kubectl runs for `kubectl gitrollout <TAB>`: in the plugin's crate in
+/// the repository, at the top of the archive.
+pub const COMPLETION_HELPER: &str = "kubectl_complete-gitrollout";
+
+/// What an archive holds, in order: the binary, LICENSE, and (a shell script, so not on Windows)
+/// `kubectl_complete-gitrollout`, which kubectl runs for `kubectl gitrollout <TAB>`.
+fn archive_entries(root: &Path, platform: Platform, binary: Vec<u8>) -> Result<Vec<Entry>> {
+    let license = fs::read(root.join("LICENSE"))
+        .context("could not read LICENSE at the workspace root, which every archive holds")?;
+    let mut entries = vec![
+        Entry {
+            name: platform.bin(),
+            mode: 0o755,
+            data: binary,
+        },
+        Entry {
+            name: "LICENSE".to_owned(),
+            mode: 0o644,
+            data: license,
+        },
+    ];
+    if !platform.windows() {
+        let helper = root
+            .join("crates/kubectl-gitrollout")
+            .join(COMPLETION_HELPER);
+        let data =
+            fs::read(&helper).with_context(|| format!("could not read {}", helper.display()))?;
+        entries.push(Entry {
+            name: COMPLETION_HELPER.to_owned(),
+            mode: 0o755,
+            data,
+        });
+    }
+    Ok(entries)
 }
 
 fn megabytes(bytes: usize) -> String {
@@ -433,6 +456,30 @@ mod tests {
                 data: b"Apache-2.0\n".to_vec(),
             },
         ]
+    }
+
+    #[test]
+    fn archives_ship_the_completion_helper_except_on_windows() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let names = |platform: Platform| -> Vec<String> {
+            let entries = archive_entries(root, platform, b"binary".to_vec()).unwrap();
+            entries
+                .into_iter()
+                .map(|e| format!("{} {:o}", e.name, e.mode))
+                .collect()
+        };
+        assert_eq!(
+            names(PLATFORMS[0]),
+            [
+                "kubectl-gitrollout 755",
+                "LICENSE 644",
+                "kubectl_complete-gitrollout 755"
+            ]
+        );
+        assert_eq!(
+            names(PLATFORMS[4]),
+            ["kubectl-gitrollout.exe 755", "LICENSE 644"]
+        );
     }
 
     #[test]

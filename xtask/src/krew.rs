@@ -36,7 +36,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
-use crate::dist::{self, PLATFORMS, Platform};
+use crate::dist::{self, COMPLETION_HELPER, PLATFORMS, Platform};
 use crate::run_checked;
 
 /// The manifest's file name, at the top of the repository.
@@ -71,8 +71,9 @@ const CAVEATS: &str = "\
 kubectl gitrollout reads rollout history with your credentials. In the workload's
 namespace it needs:
 
-  get    deployments, statefulsets, daemonsets (apps)
-  list   replicasets, controllerrevisions (apps)
+  get, list, watch   deployments, statefulsets, daemonsets (apps)
+  list, watch        replicasets, controllerrevisions (apps)
+  list               pods (for -o wide of StatefulSets and DaemonSets)
 
 `kubectl gitrollout revert` also needs:
 
@@ -81,6 +82,12 @@ namespace it needs:
 and `kubectl gitrollout record`:
 
   patch  replicasets, controllerrevisions, deployments (apps)
+
+For `kubectl gitrollout <TAB>` (kubectl 1.26 or newer), put the completion helper
+on PATH once (krew links only the plugin itself):
+
+  kubectl gitrollout completion kubectl > \"${KREW_ROOT:-$HOME/.krew}/bin/kubectl_complete-gitrollout\"
+  chmod +x \"${KREW_ROOT:-$HOME/.krew}/bin/kubectl_complete-gitrollout\"
 ";
 
 /// What the manifest is made from: the plugin package as `cargo metadata` describes it.
@@ -102,7 +109,7 @@ impl Package {
         })
     }
 
-    fn tag(&self) -> String {
+    pub fn tag(&self) -> String {
         format!("v{}", self.version)
     }
 
@@ -192,12 +199,16 @@ fn render(package: &Package, checksums: &BTreeMap<Platform, String>) -> String {
             .get(&platform)
             .map_or(PLACEHOLDER_SHA256, String::as_str);
         let bin = platform.bin();
+        let helper = match platform.windows() {
+            true => String::new(),
+            false => format!("        - from: {COMPLETION_HELPER}\n          to: .\n"),
+        };
         // The sha256 is quoted: one made of digits only would otherwise be read as a number.
         let _ = write!(
             out,
             "    - selector:\n        matchLabels:\n          os: {os}\n          arch: {arch}\n      \
              uri: {uri}\n      sha256: \"{sha256}\"\n      files:\n        - from: {bin}\n          \
-             to: .\n        - from: LICENSE\n          to: .\n      bin: {bin}\n",
+             to: .\n        - from: LICENSE\n          to: .\n{helper}      bin: {bin}\n",
             os = platform.os,
             arch = platform.arch,
             uri = package.uri(platform),
@@ -569,7 +580,10 @@ mod tests {
              kubectl-gitrollout_v0.1.0_linux_amd64.tar.gz\n"
         ));
         assert!(text.contains("      bin: kubectl-gitrollout.exe\n"));
-        assert!(text.contains("list   replicasets, controllerrevisions"));
+        assert!(text.contains("list, watch        replicasets, controllerrevisions"));
+        // The completion helper is installed beside the binary, except on Windows.
+        let helper = "        - from: kubectl_complete-gitrollout\n          to: .\n";
+        assert_eq!(text.matches(helper).count(), 4, "{text}");
         assert!(!text.contains("Placeholder"));
     }
 

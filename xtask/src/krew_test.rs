@@ -154,6 +154,7 @@ pub fn run(root: &Path, cluster: &Running) -> Result<()> {
             "kubectl gitrollout history shows no revision 1 on nginx:1.16; it printed:\n{history}"
         );
     }
+    completes_through_kubectl(&kubectl, &krew_root, &package.tag(), &namespace)?;
     kubectl.run(&["delete", "namespace", &namespace, "--wait=false"])?;
 
     step(&format!("kubectl krew uninstall {PLUGIN_NAME}"));
@@ -172,6 +173,48 @@ pub fn run(root: &Path, cluster: &Running) -> Result<()> {
         "krew-test: passed in {:.0?}: installed, listed, ran and uninstalled with krew",
         started.elapsed()
     );
+    Ok(())
+}
+
+/// `kubectl gitrollout <TAB>` through kubectl's plugin completion: the helper the archive shipped
+/// (krew links only the plugin into its bin directory, so it is linked as the caveats say), then
+/// `kubectl __complete` lists the namespace's Deployments after `history deploy/`.
+fn completes_through_kubectl(
+    kubectl: &Kubectl,
+    krew_root: &Path,
+    version: &str,
+    namespace: &str,
+) -> Result<()> {
+    step("kubectl __complete gitrollout history deploy/");
+    let shipped = krew_root
+        .join("store")
+        .join(PLUGIN_NAME)
+        .join(version)
+        .join(dist::COMPLETION_HELPER);
+    if !shipped.is_file() {
+        bail!("the archive did not ship {}", shipped.display());
+    }
+    std::os::unix::fs::symlink(
+        &shipped,
+        krew_root.join("bin").join(dist::COMPLETION_HELPER),
+    )
+    .context("could not link the completion helper into krew's bin directory")?;
+    let completions = kubectl.run(&[
+        "__complete",
+        "gitrollout",
+        "history",
+        "-n",
+        namespace,
+        "deploy/",
+    ])?;
+    if !completions
+        .lines()
+        .any(|line| line.starts_with("deploy/krew-app"))
+    {
+        bail!(
+            "kubectl __complete gitrollout history deploy/ did not offer deploy/krew-app:\n{completions}"
+        );
+    }
     Ok(())
 }
 
