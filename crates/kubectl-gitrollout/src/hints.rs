@@ -3,9 +3,13 @@
 //! to say, here, printed as a `hint:` line under the error.
 
 use rollout_core::RevertError;
+use rollout_git::InverseError;
 
 /// The hint for an error, when one of the libraries made it.
 pub fn hint(err: &anyhow::Error) -> Option<String> {
+    if let Some(inverse) = err.chain().find_map(|e| e.downcast_ref::<InverseError>()) {
+        return inverse_hint(inverse);
+    }
     let revert = err.chain().find_map(|e| e.downcast_ref::<RevertError>())?;
     match revert {
         RevertError::Paused { workload } => Some(format!(
@@ -30,6 +34,21 @@ pub fn hint(err: &anyhow::Error) -> Option<String> {
     }
 }
 
+/// `revert --change N --git` could not undo the commit's change in the manifest.
+fn inverse_hint(err: &InverseError) -> Option<String> {
+    match err {
+        InverseError::WholeFile { .. } => {
+            Some("revert it in git by hand, or revert without --git".to_owned())
+        }
+        InverseError::Conflict { short, .. } => Some(format!(
+            "revert it by hand with `git revert --no-commit {short}`, or restore a whole \
+             revision with --to-revision"
+        )),
+        InverseError::Gone { .. } => Some("revert without --git".to_owned()),
+        InverseError::Git(_) | InverseError::Unchanged { .. } | InverseError::Merge { .. } => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,6 +67,12 @@ mod tests {
             current: 1,
         });
         assert_eq!(hint(&first).as_deref(), Some("name one with --to-revision"));
+        let gone = anyhow::Error::new(InverseError::Gone {
+            short: "abc1234".into(),
+            subject: "release".into(),
+            path: "app.yaml".into(),
+        });
+        assert_eq!(hint(&gone).as_deref(), Some("revert without --git"));
         let conflict = anyhow::Error::new(RevertError::Conflicts {
             workload: "deployment.apps/a".into(),
             revision: 3,

@@ -23,10 +23,7 @@ pub enum InverseError {
         subject: String,
         path: String,
     },
-    #[error(
-        "commit {short} ({subject}) {did} {path}; reverting it would {undo} the file\nhint: \
-         revert it in git by hand, or revert without --git"
-    )]
+    #[error("commit {short} ({subject}) {did} {path}; reverting it would {undo} the file")]
     WholeFile {
         short: String,
         subject: String,
@@ -36,8 +33,7 @@ pub enum InverseError {
     },
     #[error(
         "reverting commit {short} ({subject}) conflicts with later changes to {path} ({conflicts} \
-         {}); nothing was changed\nhint: revert it by hand with `git revert --no-commit {short}`, \
-         or restore a whole revision with --to-revision",
+         {}); nothing was changed",
         if *conflicts == 1 { "conflict" } else { "conflicts" }
     )]
     Conflict {
@@ -48,7 +44,7 @@ pub enum InverseError {
     },
     #[error(
         "{path} was deleted after commit {short} ({subject}): there is no change of it left to \
-         revert\nhint: revert without --git"
+         revert"
     )]
     Gone {
         short: String,
