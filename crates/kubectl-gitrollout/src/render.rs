@@ -266,21 +266,7 @@ pub fn show(
             numbers(&revision.earlier_numbers)
         )?;
     }
-    match commits.get(&revision.number) {
-        Some(commit) => {
-            let subject = commit
-                .info
-                .as_ref()
-                .map_or(String::new(), |i| format!(" {}", escape(&i.subject)));
-            let source = commit.source.to_string();
-            writeln!(tw, "Commit:\t{}{subject} ({})", commit.sha, escape(&source))?;
-            if let Some(info) = &commit.info {
-                writeln!(tw, "Author:\t{}", escape(&info.author))?;
-                writeln!(tw, "Date:\t{}", info.time)?;
-            }
-        }
-        None => writeln!(tw, "Commit:\t-")?,
-    }
+    commit_lines(&mut tw, commits.get(&revision.number))?;
     for container in revision.init_containers() {
         writeln!(tw, "Init Image:\t{}", escape(&container.to_string()))?;
     }
@@ -298,13 +284,22 @@ pub fn show(
     )?;
     tw.flush()?;
 
+    template_and_diff(out, history, revision, color)
+}
+
+/// The pod template of `show`, and its diff against the previous revision.
+fn template_and_diff(
+    out: &mut dyn Write,
+    history: &History,
+    revision: &Revision,
+    color: bool,
+) -> io::Result<()> {
     writeln!(out, "\nPod Template:")?;
     let yaml =
         rollout_core::template::to_yaml(&rollout_core::template::normalize(&revision.template));
     for line in yaml.lines() {
         writeln!(out, "  {}", escape(line))?;
     }
-
     match history.previous(revision.number) {
         Some(previous) => {
             writeln!(out, "\nDiff against revision {}:", previous.number)?;
@@ -329,6 +324,24 @@ pub fn renumbered(history: &History, asked: u64) -> Option<String> {
         history.workload(),
         found.revision.number
     ))
+}
+
+/// The `Commit:` line of `show`, with the author and date when a repository is at hand.
+fn commit_lines(tw: &mut impl Write, commit: Option<&MappedCommit>) -> io::Result<()> {
+    let Some(commit) = commit else {
+        return writeln!(tw, "Commit:\t-");
+    };
+    let subject = commit
+        .info
+        .as_ref()
+        .map_or(String::new(), |i| format!(" {}", escape(&i.subject)));
+    let source = commit.source.to_string();
+    writeln!(tw, "Commit:\t{}{subject} ({})", commit.sha, escape(&source))?;
+    if let Some(info) = &commit.info {
+        writeln!(tw, "Author:\t{}", escape(&info.author))?;
+        writeln!(tw, "Date:\t{}", info.time)?;
+    }
+    Ok(())
 }
 
 /// The diff between two revisions of a history, labelled with their numbers.

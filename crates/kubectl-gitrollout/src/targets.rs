@@ -108,6 +108,11 @@ pub fn parse(
         };
         (Targets::Named(named), &after_type[names.len()..])
     };
+    Ok((targets, revisions(rest, max_revisions)?))
+}
+
+/// The words after the workloads, which can only be revisions, at most `max` of them.
+fn revisions(rest: &[String], max: usize) -> Result<Vec<RevisionSpec>, UsageError> {
     let revisions = rest
         .iter()
         .map(|w| {
@@ -116,7 +121,7 @@ pub fn parse(
             let numeric = w
                 .trim_start_matches('-')
                 .starts_with(|c: char| c.is_ascii_digit());
-            match numeric || max_revisions > 0 {
+            match numeric || max > 0 {
                 true => parse_revision(w).map_err(UsageError),
                 false => w.parse::<RevisionSpec>().map_err(|_| {
                     UsageError(format!(
@@ -127,8 +132,8 @@ pub fn parse(
             }
         })
         .collect::<Result<Vec<_>, _>>()?;
-    if revisions.len() > max_revisions {
-        let what = match max_revisions {
+    if revisions.len() > max {
+        let what = match max {
             0 => "no revisions after the workloads (use --revision N)".to_owned(),
             n => format!("at most {n} revisions after the workloads, FROM and TO"),
         };
@@ -136,7 +141,7 @@ pub fn parse(
             "too many arguments: this command takes {what}"
         )));
     }
-    Ok((targets, revisions))
+    Ok(revisions)
 }
 
 /// One workload's objects, fetched.

@@ -109,27 +109,7 @@ pub fn plan_revert(
     if request.paused {
         return Err(RevertError::Paused { workload });
     }
-    let (target, source, markers) = match request.target {
-        RevertTo::Commit { sha, template } => (
-            Restored::Commit(sha.to_owned()),
-            template.clone(),
-            [(template::RESTORED_FROM, sha.to_owned())],
-        ),
-        RevertTo::Revision(number) => {
-            let revision = history.get(number)?;
-            revision_target(revision)
-        }
-        RevertTo::Previous => {
-            let current = history.current()?;
-            let previous = history
-                .previous(current.number)
-                .ok_or(RevertError::NoPrevious {
-                    workload: workload.clone(),
-                    current: current.number,
-                })?;
-            revision_target(previous)
-        }
-    };
+    let (target, source, markers) = target_of(history, request.target)?;
     if template::same_content(&source, live) {
         return Err(RevertError::AlreadyCurrent { workload, target });
     }
@@ -163,7 +143,32 @@ pub fn plan_revert(
     })
 }
 
-fn revision_target(revision: &Revision) -> (Restored, Value, [(&'static str, String); 1]) {
+/// What a revert restores: its name, its template, and the marker that says so.
+type Source = (Restored, Value, [(&'static str, String); 1]);
+
+/// What a revert to `to` restores.
+fn target_of(history: &History, to: RevertTo<'_>) -> Result<Source, RevertError> {
+    Ok(match to {
+        RevertTo::Commit { sha, template } => (
+            Restored::Commit(sha.to_owned()),
+            template.clone(),
+            [(template::RESTORED_FROM, sha.to_owned())],
+        ),
+        RevertTo::Revision(number) => revision_target(history.get(number)?),
+        RevertTo::Previous => {
+            let current = history.current()?;
+            let previous = history
+                .previous(current.number)
+                .ok_or(RevertError::NoPrevious {
+                    workload: history.workload(),
+                    current: current.number,
+                })?;
+            revision_target(previous)
+        }
+    })
+}
+
+fn revision_target(revision: &Revision) -> Source {
     (
         Restored::Revision(revision.number),
         revision.template.clone(),

@@ -200,26 +200,7 @@ pub async fn run(
     if args.git
         && let Some(sha) = &written.commit
     {
-        let done = format!(
-            "{name} was reverted to {} as revision {revision}",
-            written.plan.target
-        );
-        let committed = match written.plan.target {
-            Restored::Change(_) => commit_change_revert(&git, sha),
-            _ => commit_revert(&git, sha, &name, &written.plan.target, revision),
-        };
-        match committed {
-            Ok(GitWritten::Committed(made)) => {
-                writeln!(ui.out(), "committed {} {}", made.short(), made.subject)?;
-            }
-            Ok(GitWritten::Unchanged) => writeln!(
-                ui.out(),
-                "{} already matches commit {}: no commit",
-                git.path.as_deref().unwrap_or_default(),
-                &sha[..7]
-            )?,
-            Err(err) => return Err(git_failed(&done, revision, git.path.as_deref(), err)),
-        }
+        commit_to_git(&git, sha, &name, &written.plan.target, revision, ui)?;
     }
     ui.flush()?;
     if args.wait {
@@ -269,21 +250,7 @@ async fn write_revert(
         guard::check(&workload, asked, ui)?;
         let (plan, commit) = plan(args, &to, &commits, &workload, owned, ui.now)?;
         if args.dry_run {
-            if let Some(command) = external_diff::command() {
-                let file = format!("{}.{}.yaml", target.kind, target.name);
-                external_diff::run(&command, &plan.diff, &file, ["live", "reverted"])?;
-            } else {
-                let color = ui.color;
-                render::unified(ui.out(), &plan.diff, color)?;
-            }
-            let name = format!("{}/{}", target.kind, target.name);
-            let would = match &plan.target {
-                Restored::Change(n) => {
-                    format!("the change of revision {n} of {name} would be reverted")
-                }
-                restored => format!("{name} would be reverted to {restored}"),
-            };
-            ui.note(format_args!("dry run: {would}; nothing was changed"))?;
+            show_dry_run(target, &plan, ui)?;
             return Ok(None);
         }
         before_write().await;
@@ -306,6 +273,25 @@ async fn write_revert(
             }
         }
     }
+}
+
+/// A dry run: the diff the revert would make (through `KUBECTL_EXTERNAL_DIFF` when set), and a
+/// note that nothing changed.
+fn show_dry_run(target: &WorkloadRef, plan: &RevertPlan, ui: &mut Ui<'_>) -> Result<()> {
+    if let Some(command) = external_diff::command() {
+        let file = format!("{}.{}.yaml", target.kind, target.name);
+        external_diff::run(&command, &plan.diff, &file, ["live", "reverted"])?;
+    } else {
+        let color = ui.color;
+        render::unified(ui.out(), &plan.diff, color)?;
+    }
+    let name = format!("{}/{}", target.kind, target.name);
+    let would = match &plan.target {
+        Restored::Change(n) => format!("the change of revision {n} of {name} would be reverted"),
+        restored => format!("{name} would be reverted to {restored}"),
+    };
+    ui.note(format_args!("dry run: {would}; nothing was changed"))?;
+    Ok(())
 }
 
 /// Whether a write whose answer was lost landed, found by its unique revert markers.
@@ -462,36 +448,7 @@ fn resolve_target(
     let mut commits = mapping.commits;
     let target = match commit {
         // The revision made from the commit, or, when it was pruned, the manifest at the commit.
-        Some(commit) => {
-            let made = commits.iter().rev().find(|(_, m)| m.sha == commit.sha);
-            match made {
-                Some((number, _)) => Target::Revision(*number),
-                None => {
-                    let template = template_at(git, &commit, &history)?;
-                    // An older commit with the content of an existing revision (the history
-                    // shows the newest commit that made it) restores that revision.
-                    match revision_with_content(&history, &template) {
-                        Some(number) => {
-                            let source =
-                                CommitSource::Manifest(git.path.clone().unwrap_or_default());
-                            commits.insert(
-                                number,
-                                MappedCommit {
-                                    sha: commit.sha.clone(),
-                                    source,
-                                    info: Some(commit),
-                                },
-                            );
-                            Target::Revision(number)
-                        }
-                        None => Target::Commit {
-                            template,
-                            sha: commit.sha,
-                        },
-                    }
-                }
-            }
-        }
+        Some(commit) => commit_target(git, commit, &history, &mut commits)?,
         None => match change {
             // By its number now, when `kubectl rollout undo` renumbered it.
             Some(n) => Target::Change(history.get(n).map_or(n, |r| r.number)),
@@ -499,6 +456,36 @@ fn resolve_target(
         },
     };
     Ok((target, commits))
+}
+
+/// What `--to-commit` restores: the revision made from the commit; else, when an older commit
+/// had the content of an existing revision (the history shows the newest commit that made it),
+/// that revision, now known to come from this commit too; else, when the revision was pruned,
+/// the manifest's template at the commit.
+fn commit_target(
+    git: &GitContext,
+    commit: CommitInfo,
+    history: &History,
+    commits: &mut Commits,
+) -> Result<Target> {
+    if let Some((number, _)) = commits.iter().rev().find(|(_, m)| m.sha == commit.sha) {
+        return Ok(Target::Revision(*number));
+    }
+    let template = template_at(git, &commit, history)?;
+    let Some(number) = revision_with_content(history, &template) else {
+        return Ok(Target::Commit {
+            template,
+            sha: commit.sha,
+        });
+    };
+    let source = CommitSource::Manifest(git.path.clone().unwrap_or_default());
+    let mapped = MappedCommit {
+        sha: commit.sha.clone(),
+        source,
+        info: Some(commit),
+    };
+    commits.insert(number, mapped);
+    Ok(Target::Revision(number))
 }
 
 /// Waits, watching, until the controller has acted on the write, and returns the number of the
@@ -579,6 +566,38 @@ fn inverse_of(git: &GitContext, commits: &Commits, revision: u64) -> Result<()> 
         );
     };
     rollout_git::inverse(repo, &repo.resolve(&made.sha)?, path)?;
+    Ok(())
+}
+
+/// `--git`: commits in `--path` what the cluster now runs (the target's content, or the inverse
+/// of the reverted change), and says what it did; a git failure says what each side holds.
+fn commit_to_git(
+    git: &GitContext,
+    sha: &str,
+    name: &str,
+    target: &Restored,
+    revision: u64,
+    ui: &mut Ui<'_>,
+) -> Result<()> {
+    let committed = match target {
+        Restored::Change(_) => commit_change_revert(git, sha),
+        _ => commit_revert(git, sha, name, target, revision),
+    };
+    match committed {
+        Ok(GitWritten::Committed(made)) => {
+            writeln!(ui.out(), "committed {} {}", made.short(), made.subject)?;
+        }
+        Ok(GitWritten::Unchanged) => writeln!(
+            ui.out(),
+            "{} already matches commit {}: no commit",
+            git.path.as_deref().unwrap_or_default(),
+            &sha[..7]
+        )?,
+        Err(err) => {
+            let done = format!("{name} was reverted to {target} as revision {revision}");
+            return Err(git_failed(&done, revision, git.path.as_deref(), err));
+        }
+    }
     Ok(())
 }
 
