@@ -152,6 +152,18 @@ pub struct Call<'a> {
     pub name: Option<&'a str>,
 }
 
+impl<'a> Call<'a> {
+    /// A PATCH of one object in `cluster`'s namespace.
+    pub fn patch(cluster: &'a Cluster, resource: &'a str, name: &'a str) -> Self {
+        Call {
+            verb: "patch",
+            resource,
+            namespace: &cluster.namespace,
+            name: Some(name),
+        }
+    }
+}
+
 impl Cluster {
     /// An API of namespaced objects in the namespace the command works in.
     pub fn api<K>(&self) -> Api<K>

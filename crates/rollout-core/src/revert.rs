@@ -118,29 +118,50 @@ pub fn plan_revert(
     for (key, value) in markers {
         set_annotation(&mut restored, key, value);
     }
-    set_annotation(
-        &mut restored,
-        template::REVERTED_AT,
-        request.now.to_string(),
-    );
-
     let images: Vec<String> = containers(&restored).collect();
     let change_cause = match request.message {
         Some(message) => message.to_owned(),
         None => format!("revert to {target}: {}", images.join(", ")),
     };
-    let diff = crate::diff::diff_raw(
+    Ok(RevertPlan::stamped(
+        &workload,
         live,
-        format!("{workload} (live)"),
-        &restored,
-        format!("{workload} (revert to {target})"),
-    );
-    Ok(RevertPlan {
+        restored,
         target,
-        template: restored,
         change_cause,
-        diff,
-    })
+        request.now,
+    ))
+}
+
+impl RevertPlan {
+    /// The plan that writes `template` stamped with a `reverted-at` marker of `now` (which makes
+    /// every revert's template unique), with its dry run's diff against `live`.
+    pub(crate) fn stamped(
+        workload: &str,
+        live: &Value,
+        mut template: Value,
+        target: Restored,
+        change_cause: String,
+        now: Timestamp,
+    ) -> Self {
+        set_annotation(&mut template, template::REVERTED_AT, now.to_string());
+        let action = match &target {
+            Restored::Change(_) => format!("revert {target}"),
+            _ => format!("revert to {target}"),
+        };
+        let diff = crate::diff::diff_raw(
+            live,
+            format!("{workload} (live)"),
+            &template,
+            format!("{workload} ({action})"),
+        );
+        RevertPlan {
+            target,
+            template,
+            change_cause,
+            diff,
+        }
+    }
 }
 
 /// What a revert restores: its name, its template, and the marker that says so.

@@ -13,7 +13,6 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::change::{self, FieldPath, Segment};
-use crate::diff::diff_raw;
 use crate::history::History;
 use crate::revert::{Restored, RevertError, RevertPlan, set_annotation};
 use crate::schema::Shape;
@@ -104,7 +103,6 @@ pub fn plan_change_revert(
         });
     }
     set_annotation(&mut merged, template::REVERTED_CHANGE, number.to_string());
-    set_annotation(&mut merged, template::REVERTED_AT, request.now.to_string());
     let change_cause = match request.message {
         Some(message) => message.to_owned(),
         None => {
@@ -115,19 +113,14 @@ pub fn plan_change_revert(
             )
         }
     };
-    let target = Restored::Change(number);
-    let diff = diff_raw(
+    Ok(RevertPlan::stamped(
+        &workload,
         live,
-        format!("{workload} (live)"),
-        &merged,
-        format!("{workload} (revert {target})"),
-    );
-    Ok(RevertPlan {
-        target,
-        template: merged,
+        merged,
+        Restored::Change(number),
         change_cause,
-        diff,
-    })
+        request.now,
+    ))
 }
 
 /// The merged value at `path`: `at` is revision N's, `before` the one before it, `live` the

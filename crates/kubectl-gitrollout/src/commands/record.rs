@@ -135,12 +135,7 @@ struct Write {
 
 impl Write {
     fn call<'a>(&'a self, cluster: &'a Cluster) -> Call<'a> {
-        Call {
-            verb: "patch",
-            resource: self.object.resource(),
-            namespace: &cluster.namespace,
-            name: Some(&self.name),
-        }
+        Call::patch(cluster, self.object.resource(), &self.name)
     }
 
     /// `replicaset team-app-5d4f`.

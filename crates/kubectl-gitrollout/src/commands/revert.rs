@@ -706,12 +706,7 @@ fn template_at(git: &GitContext, commit: &CommitInfo, history: &History) -> Resu
 
 /// The write, named by its object: a workload deleted since it was read is "not found".
 fn patch_call<'a>(cluster: &'a Cluster, target: &'a WorkloadRef) -> Call<'a> {
-    Call {
-        verb: "patch",
-        resource: target.kind.resource(),
-        namespace: &cluster.namespace,
-        name: Some(&target.name),
-    }
+    Call::patch(cluster, target.kind.resource(), &target.name)
 }
 
 /// Replaces the pod template and sets the change cause, as one JSON patch that carries the
