@@ -139,3 +139,77 @@ fn version_names_the_release() {
         )
     );
 }
+
+/// What a hostile or clumsy user types is refused before any request (the kubeconfig names a
+/// server that would answer nothing), with exit 2 and one error line, and never a panic.
+#[test]
+fn hostile_input_is_refused_before_any_request() {
+    let home = tempfile::tempdir().unwrap();
+    let kubeconfig = home.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, unreachable_kubeconfig()).unwrap();
+    let huge = "18446744073709551615";
+    let long = format!("deploy/{}", "a".repeat(254));
+    for args in [
+        &["history", "deploy/app?labelSelector=zz"][..],
+        &["revert", "deploy/app?dryRun=All&x=", "--to-revision", "2"],
+        &["history", "deploy/team app"],
+        &["history", "deploy/a#b"],
+        &["diff", "sts/a.b"],
+        &["history", &long],
+        &["--request-timeout", huge, "history", "deploy/a"],
+        &[
+            "--request-timeout",
+            "9999999999999999999h",
+            "history",
+            "deploy/a",
+        ],
+        &["record", "deploy/a", "--commit", "HEAD", "--timeout", huge],
+        &["revert", "deploy/a", "--wait", "--timeout", huge],
+        &["-n", "a b", "history", "deploy/a"],
+        &["revert", "deploy/a", "deploy/b"],
+    ] {
+        let err = failure(
+            gitrollout(&home).env("KUBECONFIG", &kubeconfig).args(args),
+            2,
+        );
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        let first = err.lines().next().unwrap_or_default();
+        assert!(first.starts_with("error: "), "{args:?}: {err}");
+        assert!(
+            !err.contains("cannot reach"),
+            "{args:?} sent a request: {err}"
+        );
+    }
+}
+
+/// A malformed kubeconfig is reported by file and line, never by its content.
+#[test]
+fn a_malformed_kubeconfig_never_shows_its_secrets() {
+    let home = tempfile::tempdir().unwrap();
+    let kubeconfig = home.path().join("kubeconfig");
+    let broken = unreachable_kubeconfig().replace(
+        "users:",
+        "users:\n- name: leaked\n  user:\n    token: SECRET-TOKEN\n    client-key-data: SECRET-KEY\n  bad: [",
+    );
+    std::fs::write(&kubeconfig, broken).unwrap();
+    for env in [true, false] {
+        let mut cmd = gitrollout(&home);
+        if env {
+            cmd.env("KUBECONFIG", &kubeconfig);
+        } else {
+            cmd.arg("--kubeconfig").arg(&kubeconfig);
+        }
+        let err = failure(cmd.args(["history", "deploy/a"]), 1);
+        assert!(!err.contains("SECRET"), "{err}");
+        assert!(err.contains("not valid YAML at line"), "{err}");
+        assert!(err.lines().count() <= 2, "{err}");
+    }
+}
+
+/// A kubeconfig whose server listens nowhere.
+fn unreachable_kubeconfig() -> String {
+    "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: \
+     https://127.0.0.1:1\nusers:\n- name: u\n  user: {}\ncontexts:\n- name: c\n  context:\n    \
+     cluster: c\n    user: u\ncurrent-context: c\n"
+        .to_owned()
+}
