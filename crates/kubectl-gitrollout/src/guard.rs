@@ -6,7 +6,6 @@
 use anyhow::{Result, bail};
 use rollout_core::{Manager, manager};
 
-use crate::ui::Ui;
 use crate::workload::Workload;
 
 /// How the revert was asked for.
@@ -16,13 +15,13 @@ pub struct Asked {
     pub dry_run: bool,
 }
 
-/// Refuses, warns, or lets the revert go ahead.
-pub fn check(workload: &Workload, asked: Asked, ui: &mut Ui<'_>) -> Result<()> {
+/// Refuses, or lets the revert go ahead with a warning to show, or with nothing to say.
+pub fn check(workload: &Workload, asked: Asked) -> Result<Option<String>> {
     let meta = workload.metadata();
     let labels = meta.labels.clone().unwrap_or_default();
     let annotations = meta.annotations.clone().unwrap_or_default();
     let Some(manager) = manager(&labels, &annotations) else {
-        return Ok(());
+        return Ok(None);
     };
     let name = format!(
         "{}/{}",
@@ -32,18 +31,16 @@ pub fn check(workload: &Workload, asked: Asked, ui: &mut Ui<'_>) -> Result<()> {
     let namespace = meta.namespace.as_deref().unwrap_or_default();
     let (problem, route) = explain(&name, namespace, &manager);
     if !manager.refuses() {
-        ui.warn(format_args!("{problem}; {route}"))?;
-        return Ok(());
+        return Ok(Some(format!("{problem}; {route}")));
     }
     if asked.force {
         // Asked for in so many words: nothing more to say.
-        return Ok(());
+        return Ok(None);
     }
     if asked.dry_run {
-        ui.warn(format_args!(
+        return Ok(Some(format!(
             "{problem}; without --dry-run this revert is refused unless --force ({route})"
-        ))?;
-        return Ok(());
+        )));
     }
     bail!("{problem}\nhint: {route}, or pass --force to revert in the cluster anyway")
 }

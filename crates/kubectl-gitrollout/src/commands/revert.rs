@@ -230,6 +230,7 @@ async fn write_revert(
     }
     let mut read = Some(first);
     let mut retry = ConflictRetry::new(ATTEMPTS, MAX_READS);
+    let mut warned = false;
     loop {
         let (workload, owned) = match read.take() {
             Some(first) => first,
@@ -247,7 +248,12 @@ async fn write_revert(
             force: args.force,
             dry_run: args.dry_run,
         };
-        guard::check(&workload, asked, ui)?;
+        // Warned about once, however often the revert is planned again after a conflict.
+        if let Some(warning) = guard::check(&workload, asked)?
+            && !std::mem::replace(&mut warned, true)
+        {
+            ui.warn(warning)?;
+        }
         let (plan, commit) = plan(args, &to, &commits, &workload, owned, ui.now)?;
         if args.dry_run {
             show_dry_run(target, &plan, ui)?;
