@@ -162,6 +162,26 @@ async fn several_workloads_selectors_and_all_namespaces() {
         diff.contains("+  - image: nginx:1.18") && diff.contains("+  - image: nginx:1.21"),
         "{diff}"
     );
+
+    // One that cannot be compared (a single revision) is said, the others are still compared,
+    // and the command fails.
+    ns.kubectl_ok(&["create", "deployment", "team-new", "--image=nginx:1.16"]);
+    ns.rollout_status("deployment/team-new");
+    let run = gitrollout(&ns)
+        .args(["diff", "deploy", "team-new", "team-app"])
+        .assert()
+        .code(1);
+    assert!(
+        stdout(&run).contains("+  - image: nginx:1.18"),
+        "{}",
+        stdout(&run)
+    );
+    let err = stderr(&run);
+    assert!(
+        err.contains("is the first in the history of deployment.apps/team-new")
+            && err.ends_with("error: could not compare revisions of deployment.apps/team-new\n"),
+        "{err}"
+    );
     ns.delete().await;
 }
 

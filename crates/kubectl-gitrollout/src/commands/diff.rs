@@ -43,9 +43,23 @@ pub async fn run(global: &Global, args: DiffArgs, ui: &mut Ui<'_>) -> Result<()>
             cluster.namespace
         ))?;
     }
-    let mut differ = false;
+    // Of several workloads, one that cannot be compared is said, and the others still are; the
+    // command then fails, as kubectl does.
+    let several = !targets.is_one();
+    let (mut differ, mut failed) = (false, Vec::new());
     for (workload, owned) in fetched {
-        differ |= diff_one(&workload.history(owned), from, to, ui)?;
+        let history = workload.history(owned);
+        match diff_one(&history, from, to, ui) {
+            Ok(different) => differ |= different,
+            Err(err) if several => {
+                ui.note(format_args!("error: {err:#}"))?;
+                failed.push(history.workload());
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    if !failed.is_empty() {
+        anyhow::bail!("could not compare revisions of {}", failed.join(", "));
     }
     if args.exit_code && differ {
         return Err(Differs.into());
