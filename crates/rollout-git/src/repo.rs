@@ -13,6 +13,8 @@ use gix::traverse::commit::simple::CommitTimeOrder;
 
 use jiff::Timestamp;
 
+use crate::bloom::ChangedPaths;
+
 /// What reading or writing the repository can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
@@ -238,7 +240,8 @@ impl Repo {
     /// it content that none of its parents has, as `git log -- PATH` lists them), newest first by
     /// commit time, with the file's content there, until `visit` breaks. One version is in memory
     /// at a time, in one buffer. The commit-graph, when the repository has one, gives parents and
-    /// root trees without inflating commits.
+    /// root trees without inflating commits, and its changed-path Bloom filters, when it has
+    /// them, skip reading the trees of most commits that did not change `path`.
     pub fn for_each_version(
         &self,
         path: &str,
@@ -255,6 +258,10 @@ impl Repo {
             .all()
             .map_err(|e| self.read_error(e))?;
         let graph = self.repo.commit_graph_if_enabled().ok().flatten();
+        let filters = graph.as_ref().and_then(|_| {
+            let info = self.repo.objects.store_ref().path().join("info");
+            ChangedPaths::open(&info, path)
+        });
         let mut lookup = PathLookup::new(path);
         // Versions are read once each: caching them would only copy megabytes around.
         let mut blobs = self.repo.objects.clone();
@@ -270,7 +277,19 @@ impl Repo {
         let mut pending: HashMap<ObjectId, Option<ObjectId>> = HashMap::new();
         for info in walk {
             let info = info.map_err(|e| self.read_error(e))?;
-            let blob = match pending.remove(&info.id) {
+            let known = pending.remove(&info.id);
+            // A commit whose filter proves it left `path` as its first parent has it made no
+            // version, and its first parent has the same blob.
+            if filters
+                .as_ref()
+                .is_some_and(|f| f.surely_unchanged(&info.id))
+            {
+                if let (Some(blob), Some(parent)) = (known, info.parent_ids().next()) {
+                    pending.entry(parent.detach()).or_insert(blob);
+                }
+                continue;
+            }
+            let blob = match known {
                 Some(blob) => blob,
                 None => lookup.blob(self, self.root_tree(info.id, graph.as_ref())?)?,
             };
