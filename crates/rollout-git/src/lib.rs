@@ -3,6 +3,7 @@
 //! Reading uses gix; writing commits goes through the `git` command, so hooks, signing and
 //! identity work as the user configured them.
 
+mod bloom;
 mod inverse;
 mod manifest;
 mod map;
