@@ -289,20 +289,9 @@ impl Repo {
                 None => lookup.blob(self, self.root_tree(info.id, graph.as_ref())?)?,
             };
             let Some(blob) = blob else { continue };
-            let mut changed = true;
-            for parent in info.parent_ids() {
-                let parent = parent.detach();
-                let theirs = match pending.get(&parent) {
-                    Some(theirs) => *theirs,
-                    None => {
-                        let theirs = lookup.blob(self, self.root_tree(parent, graph.as_ref())?)?;
-                        pending.insert(parent, theirs);
-                        theirs
-                    }
-                };
-                changed &= theirs != Some(blob);
-            }
-            if changed {
+            let parents = info.parent_ids().map(|p| p.detach());
+            let graph = graph.as_ref();
+            if self.differs_from_parents(blob, parents, &mut pending, &mut lookup, graph)? {
                 let commit = info.object().map_err(|e| self.read_error(e))?;
                 let content = blobs
                     .find_blob(&blob, &mut buffer)
@@ -313,6 +302,32 @@ impl Repo {
             }
         }
         Ok(())
+    }
+
+    /// Whether `blob`, the file in a commit, differs from the file in every one of `parents`
+    /// (so the commit made a version of it). Each parent's blob is looked up once and kept in
+    /// `pending`, for when the walk reaches that parent.
+    fn differs_from_parents(
+        &self,
+        blob: ObjectId,
+        parents: impl Iterator<Item = ObjectId>,
+        pending: &mut HashMap<ObjectId, Option<ObjectId>>,
+        lookup: &mut PathLookup<'_>,
+        graph: Option<&gix::commitgraph::Graph>,
+    ) -> Result<bool> {
+        let mut changed = true;
+        for parent in parents {
+            let theirs = match pending.get(&parent) {
+                Some(theirs) => *theirs,
+                None => {
+                    let theirs = lookup.blob(self, self.root_tree(parent, graph)?)?;
+                    pending.insert(parent, theirs);
+                    theirs
+                }
+            };
+            changed &= theirs != Some(blob);
+        }
+        Ok(changed)
     }
 
     fn blob(&self, id: ObjectId) -> Result<Vec<u8>> {

@@ -260,23 +260,32 @@ async fn write_revert(
             return Ok(None);
         }
         before_write().await;
-        match patch(cluster, target, &workload, &plan).await {
-            Ok(generation) => {
-                return Ok(Some(Written {
-                    plan,
-                    generation,
-                    commit,
-                }));
-            }
-            Err(kube::Error::Api(status)) if status.is_conflict() => {}
-            Err(err @ kube::Error::Api(_)) => {
-                return Err(cluster.explain(patch_call(cluster, target), err));
-            }
-            // No answer: the write may or may not have landed. Find out, and say which.
-            Err(err) => {
-                let landed = find_out(cluster, target, &plan).await;
-                return Err(lost(cluster, target, &err, landed));
-            }
+        if let Some(generation) = execute(cluster, target, &workload, &plan).await? {
+            return Ok(Some(Written {
+                plan,
+                generation,
+                commit,
+            }));
+        }
+    }
+}
+
+/// Writes the plan: the workload's generation after the write, or `None` when the server
+/// refused it for a conflict (someone wrote since the read) and the loop should read again.
+async fn execute(
+    cluster: &Cluster,
+    target: &WorkloadRef,
+    workload: &Workload,
+    plan: &RevertPlan,
+) -> Result<Option<i64>> {
+    match patch(cluster, target, workload, plan).await {
+        Ok(generation) => Ok(Some(generation)),
+        Err(kube::Error::Api(status)) if status.is_conflict() => Ok(None),
+        Err(err @ kube::Error::Api(_)) => Err(cluster.explain(patch_call(cluster, target), err)),
+        // No answer: the write may or may not have landed. Find out, and say which.
+        Err(err) => {
+            let landed = find_out(cluster, target, plan).await;
+            Err(lost(cluster, target, &err, landed))
         }
     }
 }
