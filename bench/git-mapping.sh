@@ -6,7 +6,8 @@
 #
 # Case 1, a real repository: Argo CD's history (11,298 commits; manifests/install.yaml changed in
 # 444 of them, ~1.9 MB each), from the corpus bundle (GITROLLOUT_CORPUS, default
-# ../shared/corpora/argo-cd-install-history.bundle beside the repository), cloned into target/bench/. Revisions of
+# ../shared/corpora/argo-cd-install-history.bundle beside the repository), cloned into
+# target/bench/. Revisions of
 # argocd-server (a Deployment) and argocd-application-controller (a StatefulSet) are made from
 # the ten newest templates the file gave each (what a workload keeps with the default
 # revisionHistoryLimit), as the API server stores them (defaults applied: the port of the
