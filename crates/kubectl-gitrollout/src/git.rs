@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use rollout_core::History;
-use rollout_git::{CommitInfo, GitError, ManifestHistory, Mapping, Repo, map_commits};
+use rollout_git::{CommitInfo, ManifestHistory, Mapping, Repo, map_commits};
 
 /// The repository (given with `--repo`, or the one around the current directory) and the
 /// manifest file in it (`--path`).
@@ -24,13 +24,13 @@ impl GitContext {
         let cwd = std::env::current_dir().unwrap_or_default();
         let repo_dir = repo;
         let repo = match repo {
-            Some(dir) => Some(Repo::discover(dir).map_err(with_hint)?),
+            Some(dir) => Some(Repo::discover(dir)?),
             None => Repo::discover(&cwd).ok(),
         };
         let path = match (path, &repo) {
             (Some(path), Some(repo)) => {
                 let base = repo_dir.map_or(cwd.as_path(), PathBuf::as_path);
-                Some(repo.relative_path(path, base).map_err(with_hint)?)
+                Some(repo.relative_path(path, base)?)
             }
             (Some(path), None) => bail!(
                 "--path {} needs a git repository, and the current directory is not in one\n\
@@ -57,9 +57,7 @@ impl GitContext {
         let (Some(repo), Some(path)) = (&self.repo, &self.path) else {
             return Ok(None);
         };
-        Ok(Some(
-            ManifestHistory::read(repo, path, history).map_err(with_hint)?,
-        ))
+        Ok(Some(ManifestHistory::read(repo, path, history)?))
     }
 
     /// The commit of each revision that has one, and warnings about manifest versions that had
@@ -72,24 +70,6 @@ impl GitContext {
     pub fn resolve(&self, reference: &str) -> Result<CommitInfo> {
         self.require_repo(&format!("resolving {reference:?}"))?
             .resolve(reference)
-            .map_err(with_hint)
+            .map_err(Into::into)
     }
-}
-
-/// A library error with the hint that names this command's flags.
-pub fn with_hint(err: GitError) -> anyhow::Error {
-    let hint = match &err {
-        GitError::NotARepository { .. } => "pass the repository of the manifests with --repo DIR",
-        GitError::OutsideRepository { .. } | GitError::RepositoryRoot { .. } => {
-            "pass the manifest's file with --path, relative to --repo DIR when given, else to \
-             the current directory"
-        }
-        GitError::NotInRepository { .. } => {
-            "pass the manifest's path with --path, relative to --repo DIR when given, else to \
-             the current directory"
-        }
-        GitError::NotDefined { .. } => "pass the manifest of this workload with --path",
-        _ => return err.into(),
-    };
-    anyhow!("{err}\nhint: {hint}")
 }

@@ -3,10 +3,13 @@
 //! to say, here, printed as a `hint:` line under the error.
 
 use rollout_core::RevertError;
-use rollout_git::InverseError;
+use rollout_git::{GitError, InverseError};
 
 /// The hint for an error, when one of the libraries made it.
 pub fn hint(err: &anyhow::Error) -> Option<String> {
+    if let Some(git) = err.chain().find_map(|e| e.downcast_ref::<GitError>()) {
+        return git_hint(git).map(str::to_owned);
+    }
     if let Some(inverse) = err.chain().find_map(|e| e.downcast_ref::<InverseError>()) {
         return inverse_hint(inverse);
     }
@@ -31,6 +34,25 @@ pub fn hint(err: &anyhow::Error) -> Option<String> {
              fields by hand"
         )),
         RevertError::History(_) => None,
+    }
+}
+
+/// The repository and manifest flags that fix a git error, where flags can.
+fn git_hint(err: &GitError) -> Option<&'static str> {
+    match err {
+        GitError::NotARepository { .. } => {
+            Some("pass the repository of the manifests with --repo DIR")
+        }
+        GitError::OutsideRepository { .. } | GitError::RepositoryRoot { .. } => Some(
+            "pass the manifest's file with --path, relative to --repo DIR when given, else to the \
+             current directory",
+        ),
+        GitError::NotInRepository { .. } => Some(
+            "pass the manifest's path with --path, relative to --repo DIR when given, else to the \
+             current directory",
+        ),
+        GitError::NotDefined { .. } => Some("pass the manifest of this workload with --path"),
+        _ => None,
     }
 }
 
