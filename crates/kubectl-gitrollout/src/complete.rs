@@ -11,7 +11,7 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::Api;
 use kube::api::ListParams;
-use rollout_core::{History, WorkloadKind};
+use rollout_core::{History, RevisionSpec, WorkloadKind};
 
 use crate::cli::{Cli, WorkloadRef, split_workload};
 use crate::client::{self, Cluster};
@@ -97,8 +97,9 @@ fn read_line(words: &[String]) -> Line {
     line
 }
 
+/// A word that reads as a revision (`-1` counts back) is no flag.
 fn is_revision(word: &str) -> bool {
-    word.len() > 1 && word[1..].bytes().all(|b| b.is_ascii_digit())
+    word.parse::<RevisionSpec>().is_ok()
 }
 
 /// Candidates and a directive.
@@ -249,41 +250,18 @@ async fn names(line: &Line, kind: WorkloadKind, prefix: &str) -> Vec<String> {
         return Vec::new();
     };
     let names = match kind {
-        WorkloadKind::Deployment => list_names::<Deployment>(&cluster).await,
-        WorkloadKind::StatefulSet => list_names::<StatefulSet>(&cluster).await,
-        WorkloadKind::DaemonSet => list_names::<DaemonSet>(&cluster).await,
+        WorkloadKind::Deployment => list_names(cluster.api::<Deployment>()).await,
+        WorkloadKind::StatefulSet => list_names(cluster.api::<StatefulSet>()).await,
+        WorkloadKind::DaemonSet => list_names(cluster.api::<DaemonSet>()).await,
     };
-    names
-        .unwrap_or_default()
-        .into_iter()
-        .map(|n| format!("{prefix}{n}"))
-        .collect()
+    names.into_iter().map(|n| format!("{prefix}{n}")).collect()
 }
 
-async fn list_names<K>(cluster: &Cluster) -> Option<Vec<String>>
+/// The names of the objects `api` lists: one LIST of their metadata; none when it fails.
+async fn list_names<K>(api: Api<K>) -> Vec<String>
 where
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
-    K: Clone + std::fmt::Debug + serde::de::DeserializeOwned,
+    K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned,
 {
-    let list = cluster
-        .api::<K>()
-        .list_metadata(&ListParams::default())
-        .await
-        .ok()?;
-    Some(
-        list.items
-            .into_iter()
-            .filter_map(|o| o.metadata.name)
-            .collect(),
-    )
-}
-
-/// The namespaces of the cluster: one LIST.
-async fn namespaces(line: &Line) -> Vec<String> {
-    let Some(cluster) = connect(line).await else {
-        return Vec::new();
-    };
-    let api: Api<Namespace> = Api::all(cluster.client.clone());
     match api.list_metadata(&ListParams::default()).await {
         Ok(list) => list
             .items
@@ -292,6 +270,14 @@ async fn namespaces(line: &Line) -> Vec<String> {
             .collect(),
         Err(_) => Vec::new(),
     }
+}
+
+/// The namespaces of the cluster: one LIST.
+async fn namespaces(line: &Line) -> Vec<String> {
+    let Some(cluster) = connect(line).await else {
+        return Vec::new();
+    };
+    list_names(Api::<Namespace>::all(cluster.client.clone())).await
 }
 
 /// The revision numbers of a workload, newest first, each with its images.
