@@ -8,6 +8,7 @@ mod inverse;
 mod manifest;
 mod map;
 mod repo;
+mod text;
 
 pub use inverse::{Inverse, InverseError, commit_inverse, inverse};
 pub use manifest::workload_template;
@@ -16,3 +17,4 @@ pub use map::{
     revision_with_content,
 };
 pub use repo::{CommitInfo, GitError, Repo, Written};
+pub use text::{DeltaError, Text};
