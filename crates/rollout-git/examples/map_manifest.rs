@@ -63,7 +63,9 @@ fn capture(
     let count: usize = count.parse()?;
     let mut newest: Vec<Value> = Vec::new();
     repo.for_each_version(file, |_, content| {
-        let template = workload_template(content, kind.kind(), name).ok().flatten();
+        let template = workload_template(&content.to_vec(), kind.kind(), name)
+            .ok()
+            .flatten();
         if let Some(template) = template
             && newest.last() != Some(&template)
         {

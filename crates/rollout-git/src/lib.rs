@@ -7,6 +7,7 @@ mod bloom;
 mod inverse;
 mod manifest;
 mod map;
+mod pack;
 mod repo;
 mod text;
 

@@ -1,20 +1,33 @@
 //! One workload's pod template in a manifest file, found without parsing the rest of the file,
 //! as the API server would store it.
 
+use std::borrow::Cow;
 use std::hash::{Hash, Hasher};
+use std::ops::Range;
 
-use gix::bstr::ByteSlice;
+use memchr::memmem;
 
 use rollout_core::{defaults, template};
 use serde::Deserialize;
 use serde_json::Value;
+
+use crate::text::Text;
 
 /// The pod template a manifest gives the workload `kind`/`name` (the document of that kind and
 /// name, in a multi-document file or inside a `kind: List`), as the API server stores it: with
 /// the server's defaults applied (see [`rollout_core::defaults`]). So it compares exactly with a
 /// live template, and a diff against a live template shows only real changes.
 pub fn workload_template(content: &[u8], kind: &str, name: &str) -> Result<Option<Value>, String> {
-    for document in candidates(content, kind, name) {
+    template_in(&candidates(content, kind, name), kind, name)
+}
+
+/// The template of the first of `documents` that defines `kind`/`name`, defaults applied.
+fn template_in(
+    documents: &[Cow<'_, [u8]>],
+    kind: &str,
+    name: &str,
+) -> Result<Option<Value>, String> {
+    for document in documents {
         let document = std::str::from_utf8(document).map_err(|e| e.to_string())?;
         if let Some(template) = parse(document, kind, name)? {
             return Ok(Some(defaults::pod_template(&template)));
@@ -23,22 +36,69 @@ pub fn workload_template(content: &[u8], kind: &str, name: &str) -> Result<Optio
     Ok(None)
 }
 
+/// A file's content as [`candidates`] reads it: plain bytes, or a version made of pieces.
+pub(crate) trait Haystack {
+    fn size(&self) -> usize;
+    /// Where `pattern` starts, ascending.
+    fn positions(&self, pattern: &[u8]) -> Vec<usize>;
+    fn slice(&self, range: Range<usize>) -> Cow<'_, [u8]>;
+}
+
+impl Haystack for [u8] {
+    fn size(&self) -> usize {
+        self.len()
+    }
+
+    fn positions(&self, pattern: &[u8]) -> Vec<usize> {
+        memmem::find_iter(self, pattern).collect()
+    }
+
+    fn slice(&self, range: Range<usize>) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self[range])
+    }
+}
+
+impl Haystack for Text {
+    fn size(&self) -> usize {
+        self.len()
+    }
+
+    fn positions(&self, pattern: &[u8]) -> Vec<usize> {
+        Text::positions(self, pattern)
+    }
+
+    fn slice(&self, range: Range<usize>) -> Cow<'_, [u8]> {
+        let mut out = Vec::with_capacity(range.len());
+        self.copy_range(range, &mut out);
+        Cow::Owned(out)
+    }
+}
+
 /// The documents of a multi-document YAML text that may define `kind`/`name`: those that
-/// mention both. A cheap scan: a SIMD substring search for the name over the whole text, then
-/// only around each place it occurs, for the document's bounds and the kind. Only these
-/// documents are parsed.
-fn candidates<'a>(text: &'a [u8], kind: &'a str, name: &'a str) -> impl Iterator<Item = &'a [u8]> {
+/// mention both. A cheap scan: the places the name and the document separators occur, then
+/// only the documents around the name are read, for the kind. Only these documents are parsed.
+fn candidates<'t, H: Haystack + ?Sized>(text: &'t H, kind: &str, name: &str) -> Vec<Cow<'t, [u8]>> {
+    const SEPARATOR: &[u8] = b"\n---";
+    let separators = text.positions(SEPARATOR);
+    let mut documents = Vec::new();
     let mut done = 0;
-    text.find_iter(name).filter_map(move |at| {
+    for at in text.positions(name.as_bytes()) {
         if at < done {
-            return None;
+            continue;
         }
-        let start = text[..at].rfind("\n---").map_or(0, |s| s + 1);
-        let end = text[at..].find("\n---").map_or(text.len(), |e| at + e + 1);
+        // The document starts after the last separator before the name, and ends with the
+        // newline of the first separator after it.
+        let before = separators.partition_point(|&s| s + SEPARATOR.len() <= at);
+        let start = before.checked_sub(1).map_or(0, |s| separators[s] + 1);
+        let after = separators.partition_point(|&s| s < at);
+        let end = separators.get(after).map_or(text.size(), |e| e + 1);
         done = end;
-        let document = &text[start..end];
-        document.find(kind).is_some().then_some(document)
-    })
+        let document = text.slice(start..end);
+        if memmem::find(&document, kind.as_bytes()).is_some() {
+            documents.push(document);
+        }
+    }
+    documents
 }
 
 /// The pod template of `kind`/`name` in one YAML document, or in the items of a `kind: List`.
@@ -122,13 +182,14 @@ impl<'w> Reader<'w> {
     }
 
     /// The workload's content in `file`, or `None` when the file does not define it.
-    pub fn read(&mut self, file: &[u8]) -> Result<Option<&Content>, String> {
+    pub fn read<H: Haystack + ?Sized>(&mut self, file: &H) -> Result<Option<&Content>, String> {
+        let documents = candidates(file, self.kind, self.name);
         let mut hasher = std::hash::DefaultHasher::new();
-        candidates(file, self.kind, self.name).for_each(|d| d.hash(&mut hasher));
+        documents.hash(&mut hasher);
         let key = hasher.finish();
         if self.last.as_ref().is_none_or(|(last, _)| *last != key) {
             self.last = None;
-            let template = workload_template(file, self.kind, self.name)?;
+            let template = template_in(&documents, self.kind, self.name)?;
             self.last = Some((key, template.as_ref().map(Content::new)));
         }
         Ok(self.last.as_ref().and_then(|(_, content)| content.as_ref()))
@@ -146,6 +207,7 @@ mod tests {
                     {name: app}\nspec: {serviceName: app}\n--- # c\nkind: Deployment\nmetadata: \
                     {name: other}\n---\nkind: Deployment\nname: app\n";
         let found: Vec<String> = candidates(text.as_bytes(), "Deployment", "app")
+            .iter()
             .map(|d| String::from_utf8_lossy(d).into_owned())
             .collect();
         assert_eq!(
