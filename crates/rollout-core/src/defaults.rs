@@ -31,8 +31,7 @@ use serde_json::{Map, Value};
 
 /// The pod template `template` (a `PodTemplateSpec` as a manifest writes it) as the API server
 /// stores it in a Deployment, StatefulSet or DaemonSet.
-pub fn pod_template(template: &Value) -> Value {
-    let mut template = template.clone();
+pub fn pod_template(mut template: Value) -> Value {
     prune(&mut template, None);
     if let Some(spec) = template.get_mut("spec") {
         pod_spec(spec);
@@ -514,7 +513,7 @@ mod tests {
     use serde_json::json;
 
     fn check(manifest: Value, stored: Value) {
-        assert_eq!(pod_template(&manifest), stored);
+        assert_eq!(pod_template(manifest), stored);
     }
 
     #[test]
@@ -590,7 +589,7 @@ mod tests {
             "dnsPolicy": "Default", "restartPolicy": "Always", "terminationGracePeriodSeconds": 0,
             "securityContext": {"runAsUser": 0}, "schedulerName": "mine",
             "serviceAccount": "old"}});
-        let stored = pod_template(&manifest);
+        let stored = pod_template(manifest.clone());
         assert_eq!(stored["spec"]["containers"][0]["imagePullPolicy"], "Never");
         assert_eq!(
             stored["spec"]["containers"][0]["resources"]["limits"]["cpu"],
@@ -608,7 +607,7 @@ mod tests {
 
     #[test]
     fn probes_handlers_and_field_selectors_are_defaulted() {
-        let stored = pod_template(&json!({"spec": {"containers": [{
+        let stored = pod_template(json!({"spec": {"containers": [{
             "name": "c", "image": "x@sha256:0",
             "livenessProbe": {"httpGet": {"port": 80}, "initialDelaySeconds": 0},
             "readinessProbe": {"grpc": {"port": 9000}, "periodSeconds": 5},
@@ -642,7 +641,7 @@ mod tests {
 
     #[test]
     fn volumes_get_their_modes_and_sources() {
-        let stored = pod_template(&json!({"spec": {"containers": [], "volumes": [
+        let stored = pod_template(json!({"spec": {"containers": [], "volumes": [
             {"name": "e"},
             {"name": "s", "secret": {"secretName": "s"}},
             {"name": "c", "configMap": {"name": "c", "defaultMode": 256}},
@@ -675,7 +674,7 @@ mod tests {
             "spec": {"containers": [{"name": "c", "image": "nginx:1.17",
                      "resources": {"requests": {"memory": "1.5Gi"}}}],
                      "volumes": [{"name": "e"}]}});
-        let once = pod_template(&manifest);
-        assert_eq!(pod_template(&once), once);
+        let once = pod_template(manifest);
+        assert_eq!(pod_template(once.clone()), once);
     }
 }

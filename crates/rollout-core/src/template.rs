@@ -25,17 +25,21 @@ pub const MARKERS: [&str; 4] = [REVERT_OF, REVERTED_AT, RESTORED_FROM, REVERTED_
 
 /// The template without the controllers' hash labels, revert markers kept: what a dry run shows.
 pub fn without_hashes(template: &Value) -> Value {
-    strip(template, &[])
+    strip(template.clone(), &[])
 }
 
 /// The template without bookkeeping: hash labels and revert markers removed, and label or
 /// annotation maps that end up empty removed with them.
 pub fn normalize(template: &Value) -> Value {
+    normalized(template.clone())
+}
+
+/// [`normalize`] of a template the caller gives up, without a copy.
+pub fn normalized(template: Value) -> Value {
     strip(template, &MARKERS)
 }
 
-fn strip(template: &Value, annotations: &[&str]) -> Value {
-    let mut template = template.clone();
+fn strip(mut template: Value, annotations: &[&str]) -> Value {
     if let Some(metadata) = template.get_mut("metadata").and_then(Value::as_object_mut) {
         remove_keys(metadata, "labels", &HASH_LABELS);
         remove_keys(metadata, "annotations", annotations);

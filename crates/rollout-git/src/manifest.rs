@@ -30,7 +30,7 @@ fn template_in(
     for document in documents {
         let document = std::str::from_utf8(document).map_err(|e| e.to_string())?;
         if let Some(template) = parse(document, kind, name)? {
-            return Ok(Some(defaults::pod_template(&template)));
+            return Ok(Some(defaults::pod_template(template)));
         }
     }
     Ok(None)
@@ -104,17 +104,20 @@ fn candidates<'t, H: Haystack + ?Sized>(text: &'t H, kind: &str, name: &str) -> 
 /// The pod template of `kind`/`name` in one YAML document, or in the items of a `kind: List`.
 fn parse(document: &str, kind: &str, name: &str) -> Result<Option<Value>, String> {
     for document in serde_norway::Deserializer::from_str(document) {
-        let document = Value::deserialize(document).map_err(|e| e.to_string())?;
+        let mut document = Value::deserialize(document).map_err(|e| e.to_string())?;
         let items = match document.get("kind").and_then(Value::as_str) {
-            Some("List") => document["items"].as_array().cloned().unwrap_or_default(),
+            Some("List") => match document["items"].take() {
+                Value::Array(items) => items,
+                _ => Vec::new(),
+            },
             _ => vec![document],
         };
         let found = items.into_iter().find(|item| {
             item.get("kind").and_then(Value::as_str) == Some(kind)
                 && item.pointer("/metadata/name").and_then(Value::as_str) == Some(name)
         });
-        if let Some(found) = found {
-            return Ok(found.pointer("/spec/template").cloned());
+        if let Some(mut found) = found {
+            return Ok(found.pointer_mut("/spec/template").map(Value::take));
         }
     }
     Ok(None)
@@ -129,8 +132,8 @@ pub(crate) struct Content {
 }
 
 impl Content {
-    pub fn new(template: &Value) -> Self {
-        let template = template::normalize(template);
+    pub fn new(template: Value) -> Self {
+        let template = template::normalized(template);
         let mut hasher = std::hash::DefaultHasher::new();
         hash_value(&template, &mut hasher);
         Content {
@@ -190,7 +193,7 @@ impl<'w> Reader<'w> {
         if self.last.as_ref().is_none_or(|(last, _)| *last != key) {
             self.last = None;
             let template = template_in(&documents, self.kind, self.name)?;
-            self.last = Some((key, template.as_ref().map(Content::new)));
+            self.last = Some((key, template.map(Content::new)));
         }
         Ok(self.last.as_ref().and_then(|(_, content)| content.as_ref()))
     }
@@ -263,10 +266,10 @@ mod tests {
         let a = json!({"metadata": {"labels": {"app": "a", "pod-template-hash": "1"}},
                        "spec": {"x": 1, "y": [true, null]}});
         let b = json!({"spec": {"y": [true, null], "x": 1}, "metadata": {"labels": {"app": "a"}}});
-        assert_eq!(Content::new(&a), Content::new(&b));
+        assert_eq!(Content::new(a.clone()), Content::new(b));
         assert_ne!(
-            Content::new(&a).hash,
-            Content::new(&json!({"spec": {"x": 2}})).hash
+            Content::new(a).hash,
+            Content::new(json!({"spec": {"x": 2}})).hash
         );
     }
 }

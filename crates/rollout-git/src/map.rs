@@ -188,7 +188,7 @@ impl Matcher {
         // its newest use, and its object's creation time is that of its first use, so it does
         // not bound its commit's time.
         for revision in &history.revisions {
-            let content = Content::new(&revision.template);
+            let content = Content::new(revision.template.clone());
             let created_at = revision
                 .created_at
                 .filter(|_| revision.earlier_numbers.is_empty());
@@ -263,12 +263,12 @@ impl Matcher {
 /// as [`crate::workload_template`] gives it), bookkeeping aside: the revision a commit's manifest made,
 /// whichever commit the history shows for it.
 pub fn revision_with_content(history: &History, template: &Value) -> Option<u64> {
-    let content = Content::new(template);
+    let content = Content::new(template.clone());
     history
         .revisions
         .iter()
         .rev()
-        .find(|r| Content::new(&r.template) == content)
+        .find(|r| Content::new(r.template.clone()) == content)
         .map(|r| r.number)
 }
 
@@ -488,7 +488,7 @@ mod tests {
         let mut read = 0;
         for (i, image) in versions.iter().enumerate() {
             let content = image.map(|image| {
-                Content::new(&json!({"spec": {"containers": [{"name": "app", "image": image}]}}))
+                Content::new(json!({"spec": {"containers": [{"name": "app", "image": image}]}}))
             });
             read += 1;
             let commit = CommitInfo {
