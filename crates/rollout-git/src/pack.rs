@@ -19,6 +19,8 @@ use crate::text::Text;
 pub(crate) struct PackedVersions {
     bundles: Vec<Bundle>,
     inflate: gix::zlib::Inflate,
+    /// Where each text's own bytes are gathered.
+    scratch: Vec<u8>,
     /// The full objects read, by (bundle, pack offset): where delta chains start.
     full: HashMap<(usize, u64), Text>,
     full_bytes: usize,
@@ -31,7 +33,7 @@ pub(crate) struct PackedVersions {
 /// At most this many bytes of full objects are kept, and this many texts made from deltas.
 /// Keeping fewer texts lets their memory be reused; more would rarely spare a delta.
 const MOST_FULL_BYTES: usize = 64 << 20;
-const MOST_RECENT: usize = 32;
+const MOST_RECENT: usize = 8;
 /// The longest delta chain followed; git's own limit is 4095.
 const LONGEST_CHAIN: usize = 10_000;
 
@@ -52,6 +54,7 @@ impl PackedVersions {
         PackedVersions {
             bundles,
             inflate: gix::zlib::Inflate::default(),
+            scratch: Vec::new(),
             full: HashMap::new(),
             full_bytes: 0,
             recent: HashMap::new(),
@@ -110,7 +113,9 @@ impl PackedVersions {
         };
         while let Some((bundle, entry)) = deltas.pop() {
             let delta = self.decompress(bundle, &entry)?;
-            text = text.patch(&delta).map_err(|e| e.to_string())?;
+            text = text
+                .patch(&delta, &mut self.scratch)
+                .map_err(|e| e.to_string())?;
             self.keep(bundle, entry.pack_offset(), &text);
         }
         Ok(text)

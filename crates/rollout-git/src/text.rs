@@ -18,6 +18,8 @@ use memchr::memmem;
 #[derive(Debug)]
 struct Chunk {
     data: Vec<u8>,
+    /// A full object, shared by every version made from it; otherwise, one text's own bytes.
+    full: bool,
     found: RefCell<Vec<Found>>,
 }
 
@@ -25,9 +27,10 @@ struct Chunk {
 type Found = (Vec<u8>, Rc<[usize]>);
 
 impl Chunk {
-    fn new(data: Vec<u8>) -> Rc<Chunk> {
+    fn new(data: Vec<u8>, full: bool) -> Rc<Chunk> {
         Rc::new(Chunk {
             data,
+            full,
             found: RefCell::new(Vec::new()),
         })
     }
@@ -86,10 +89,15 @@ pub struct DeltaError(&'static str);
 impl Text {
     /// A text that is all of `data`.
     pub fn whole(data: Vec<u8>) -> Text {
-        let mut text = Builder::default();
         let len = data.len();
-        text.push(&Chunk::new(data), 0, len);
-        text.finish()
+        let pieces = vec![Piece {
+            at: 0,
+            chunk: Chunk::new(data, true),
+            start: 0,
+            len,
+        }];
+        let pieces = if len == 0 { Vec::new() } else { pieces };
+        Text { pieces, len }
     }
 
     pub fn len(&self) -> usize {
@@ -187,15 +195,22 @@ impl Text {
     }
 
     /// The text git's `delta` makes of `self` (the delta's base): each copy instruction takes
-    /// the pieces of a range of the base, each insert a piece of the delta itself.
-    pub fn patch(&self, data: &[u8]) -> Result<Text, DeltaError> {
+    /// the pieces of a range of the base, each insert a piece of the delta itself. `scratch`
+    /// is where the text's own bytes are gathered: reusing one spares growing a new buffer for
+    /// every text.
+    pub fn patch(&self, data: &[u8], scratch: &mut Vec<u8>) -> Result<Text, DeltaError> {
         let mut at = 0;
         let base_len = varint(data, &mut at)?;
         let result_len = varint(data, &mut at)?;
         if base_len != self.len {
             return Err(DeltaError("its base size is not the base's"));
         }
-        let mut text = Builder::default();
+        scratch.clear();
+        let mut text = Builder {
+            pieces: Vec::new(),
+            own: scratch,
+            len: 0,
+        };
         while let Some(&op) = data.get(at) {
             at += 1;
             if op & 0x80 != 0 {
@@ -228,16 +243,16 @@ impl Text {
 /// Builds a text piece by piece. Short pieces are copied into a chunk of the text's own: git's
 /// deltas spell a changed region with many copies of a few bytes each from all over their base
 /// (one delta on Argo CD's manifest has 663 of them), and a text of that many pieces would cost
-/// more to search than its bytes.
-#[derive(Default)]
-struct Builder {
+/// more to search than its bytes. What a text holds that is not in its full object is a few
+/// kilobytes: copying it is cheap.
+struct Builder<'s> {
     /// The chunk and range of each piece; no chunk: the range is in `own`.
     pieces: Vec<(Option<Rc<Chunk>>, Range<usize>)>,
-    own: Vec<u8>,
+    own: &'s mut Vec<u8>,
     len: usize,
 }
 
-impl Builder {
+impl Builder<'_> {
     /// Pieces shorter than this are copied. The unit tests, whose texts are short, copy only
     /// what is shorter than a pattern they search, so that most joins are searched across.
     #[cfg(not(test))]
@@ -246,9 +261,11 @@ impl Builder {
     const SHORT: usize = 2;
 
     /// Appends `len` bytes of `chunk` from `start`, joined with the last piece when they follow
-    /// it in the same chunk.
+    /// it in the same chunk. Only long ranges of full objects are shared; the rest is copied,
+    /// so that a text holds on to no other text's bytes, and its memory is reused once it is
+    /// dropped.
     fn push(&mut self, chunk: &Rc<Chunk>, start: usize, len: usize) {
-        if len < Self::SHORT {
+        if len < Self::SHORT || !chunk.full {
             return self.copy(&chunk.data[start..start + len]);
         }
         self.len += len;
@@ -272,7 +289,7 @@ impl Builder {
     }
 
     fn finish(self) -> Text {
-        let own = Chunk::new(self.own);
+        let own = Chunk::new(self.own.as_slice().to_vec(), false);
         let mut text = Text::default();
         for (chunk, range) in self.pieces.into_iter().filter(|(_, r)| !r.is_empty()) {
             text.pieces.push(Piece {
@@ -439,7 +456,7 @@ mod tests {
                 let ops = ops(&draws, bytes.len());
                 let (delta, _) = encode(bytes.len(), &ops);
                 bytes = apply(&bytes, &ops);
-                text = text.patch(&delta).unwrap();
+                text = text.patch(&delta, &mut Vec::new()).unwrap();
                 prop_assert_eq!(text.to_vec(), bytes.clone());
                 for pattern in [&b"ab"[..], b"\nab", b"a", b"bb\na"] {
                     prop_assert_eq!(text.positions(pattern), naive(&bytes, pattern));
@@ -467,7 +484,9 @@ mod tests {
             },
         ];
         let (delta, _) = encode(base.len(), &ops);
-        let text = Text::whole(base.clone()).patch(&delta).unwrap();
+        let text = Text::whole(base.clone())
+            .patch(&delta, &mut Vec::new())
+            .unwrap();
         assert_eq!(text.to_vec(), apply(&base, &ops));
         // The two adjacent copies are one piece.
         assert_eq!(text.pieces(), 3);
@@ -489,8 +508,16 @@ mod tests {
             (&[5, 4, 0x90, 5], "its result size is not what it makes"),
         ];
         for (delta, why) in cases {
-            assert_eq!(base.patch(delta).unwrap_err(), DeltaError(why));
+            assert_eq!(
+                base.patch(delta, &mut Vec::new()).unwrap_err(),
+                DeltaError(why)
+            );
         }
-        assert_eq!(base.patch(&[5, 5, 0x90, 5]).unwrap().to_vec(), b"hello");
+        assert_eq!(
+            base.patch(&[5, 5, 0x90, 5], &mut Vec::new())
+                .unwrap()
+                .to_vec(),
+            b"hello"
+        );
     }
 }
