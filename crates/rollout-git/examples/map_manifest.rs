@@ -18,6 +18,7 @@ use std::process::ExitCode;
 
 use rollout_core::{Current, History, Revision, WorkloadKind};
 use rollout_git::{ManifestHistory, Repo, map_commits, workload_template};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 type Error = Box<dyn std::error::Error>;
@@ -95,16 +96,25 @@ fn capture(
     Ok(())
 }
 
+/// What `capture` writes.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Captured {
+    from_commits: u64,
+    templates: Vec<Value>,
+}
+
 fn map(repo: &str, file: &str, kind: &str, name: &str, revisions: &str) -> Result<bool, Error> {
-    let doc: Value = serde_json::from_slice(&std::fs::read(revisions)?)?;
-    let from_commits = doc["fromCommits"].as_u64().ok_or("no fromCommits")?;
-    let templates = doc["templates"].as_array().ok_or("no templates")?;
+    let Captured {
+        from_commits,
+        templates,
+    } = serde_json::from_slice(&std::fs::read(revisions)?)?;
     let repo = Repo::discover(Path::new(repo))?;
     let kind: WorkloadKind = kind.parse()?;
     let revisions = (1..).zip(templates).map(|(number, template)| Revision {
         number,
         created_at: None,
-        template: template.clone(),
+        template,
         change_cause: None,
         earlier_numbers: Vec::new(),
         object: format!("{name}-{number}"),
