@@ -7,12 +7,15 @@
 //! and `BDAT`) and `bloom.c` (the hashes): murmur3 with seeds 0x293ae76f and 0x7e646e2c, the
 //! number of hashes and the hash version taken from the `BDAT` header.
 
-use std::path::Path;
-
-use gix::ObjectId;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
 
 /// The changed-path filters of a commit-graph (a single file or a split chain), with the keys of
-/// one path.
+/// one path. Commits are named by their position in the commit-graph, as gix's
+/// [`gix::commitgraph::Graph`] numbers them, so no commit id is looked up here, and only the
+/// filters are read from the files.
 #[derive(Debug)]
 pub(crate) struct ChangedPaths {
     files: Vec<FilterFile>,
@@ -20,46 +23,62 @@ pub(crate) struct ChangedPaths {
 
 impl ChangedPaths {
     /// The filters of the commit-graph in `info` (the repository's `objects/info`), for `path`
-    /// (with `/` separators). `None` when there is no commit-graph, or none of its files has
-    /// filters that can answer for `path`.
-    pub fn open(info: &Path, path: &str) -> Option<Self> {
-        let chain = info.join("commit-graphs");
-        let files: Vec<std::path::PathBuf> =
-            match std::fs::read_to_string(chain.join("commit-graph-chain")) {
-                Ok(list) => list
-                    .lines()
-                    .map(|hash| chain.join(format!("graph-{}.graph", hash.trim())))
-                    .collect(),
-                Err(_) => vec![info.join("commit-graph")],
-            };
+    /// (with `/` separators), read from the files git and gix read: `commit-graph` when there
+    /// is one, else the chain in `commit-graphs`. `commits` is how many commits gix found in
+    /// them: files that do not hold as many are not the ones gix read. `None` when there is no
+    /// commit-graph, or none of its files has filters that can answer for `path`.
+    pub fn open(info: &Path, path: &str, commits: u32) -> Option<Self> {
+        let single = info.join("commit-graph");
+        let files: Vec<PathBuf> = if single.is_file() {
+            vec![single]
+        } else {
+            let chain = info.join("commit-graphs");
+            let list = std::fs::read_to_string(chain.join("commit-graph-chain")).ok()?;
+            list.lines()
+                .map(|hash| chain.join(format!("graph-{}.graph", hash.trim())))
+                .collect()
+        };
         let files: Vec<FilterFile> = files
             .iter()
-            .filter_map(|file| FilterFile::parse(std::fs::read(file).ok()?, path))
-            .collect();
-        (!files.is_empty()).then_some(ChangedPaths { files })
+            .map(|file| FilterFile::read(file, path))
+            .collect::<Option<_>>()?;
+        let total: usize = files.iter().map(|f| f.commits).sum();
+        let usable = files.iter().any(|f| f.filters.is_some());
+        (usable && total == commits as usize).then_some(ChangedPaths { files })
     }
 
-    /// True when `commit`'s filter proves that its diff against its first parent (against the
-    /// empty tree for a root commit) leaves the path unchanged; false when it may have changed
-    /// it, or the commit has no usable filter.
-    pub fn surely_unchanged(&self, commit: &ObjectId) -> bool {
-        self.files.iter().any(|file| file.surely_unchanged(commit))
+    /// True when the filter of the commit at `position` proves that its diff against its first
+    /// parent (against the empty tree for a root commit) leaves the path unchanged; false when
+    /// it may have changed it, or the commit has no usable filter.
+    pub fn surely_unchanged(&self, position: u32) -> bool {
+        let mut position = position as usize;
+        for file in &self.files {
+            if position < file.commits {
+                return file
+                    .filters
+                    .as_ref()
+                    .is_some_and(|f| f.surely_unchanged(position));
+            }
+            position -= file.commits;
+        }
+        false
     }
 }
 
-/// One commit-graph file with filters: the file's bytes and where its chunks are.
+/// One file of a commit-graph: how many commits it holds, and their filters if it has them.
 #[derive(Debug)]
 struct FilterFile {
-    data: Vec<u8>,
-    hash_len: usize,
-    /// Offsets of the `OIDF` (256 cumulative counts) and `OIDL` (sorted ids) chunks.
-    fanout: usize,
-    ids: usize,
     commits: usize,
-    /// Offset of `BIDX`: for each commit, the end of its filter in the filter data.
-    index: usize,
-    /// The filter data: `BDAT` after its 12-byte header.
-    filters: std::ops::Range<usize>,
+    filters: Option<Filters>,
+}
+
+/// The `BIDX` and `BDAT` chunks of a commit-graph file.
+#[derive(Debug)]
+struct Filters {
+    /// For each commit, the end of its filter in `data`.
+    index: Vec<u8>,
+    /// The filter data: `BDAT` without its 12-byte header.
+    data: Vec<u8>,
     /// For the path and each of its leading directories: the bit positions to test, unreduced.
     keys: Vec<Vec<u32>>,
 }
@@ -67,83 +86,61 @@ struct FilterFile {
 const SEEDS: [u32; 2] = [0x293a_e76f, 0x7e64_6e2c];
 
 impl FilterFile {
-    fn parse(data: Vec<u8>, path: &str) -> Option<Self> {
-        if data.get(..4)? != b"CGPH" || data[4] != 1 {
+    /// Reads the header, the chunk table, the commit count and the filters of `file`; `None`
+    /// when it is not a commit-graph this reader knows.
+    fn read(file: &Path, path: &str) -> Option<Self> {
+        let mut file = File::open(file).ok()?;
+        let mut header = [0u8; 8];
+        file.read_exact(&mut header).ok()?;
+        if header[..4] != *b"CGPH" || header[4] != 1 || !matches!(header[5], 1 | 2) {
             return None;
         }
-        let hash_len = match data[5] {
-            1 => 20,
-            2 => 32,
-            _ => return None,
+        let mut table = vec![0u8; 12 * (usize::from(header[6]) + 1)];
+        file.read_exact(&mut table).ok()?;
+        let chunk = |id: &[u8; 4]| -> Option<Range<u64>> {
+            let entry = table.chunks_exact(12).position(|e| e[..4] == *id)?;
+            let (start, end) = (
+                be64(&table, 12 * entry + 4)?,
+                be64(&table, 12 * entry + 16)?,
+            );
+            (start <= end).then_some(start..end)
         };
-        let chunks = usize::from(data[6]);
-        let mut table = std::collections::HashMap::new();
-        for i in 0..chunks {
-            let entry = 8 + 12 * i;
-            let id: [u8; 4] = data.get(entry..entry + 4)?.try_into().ok()?;
-            let start = usize::try_from(be64(&data, entry + 4)?).ok()?;
-            let end = usize::try_from(be64(&data, entry + 16)?).ok()?;
-            if start > end || end > data.len() {
-                return None;
-            }
-            table.insert(id, start..end);
-        }
-        let fanout = table.get(b"OIDF")?.clone();
-        let ids = table.get(b"OIDL")?.clone();
-        let index = table.get(b"BIDX")?.clone();
-        let filters = table.get(b"BDAT")?.clone();
-        let commits = usize::try_from(be32(&data, fanout.start + 4 * 255)?).ok()?;
-        let (version, hashes) = (be32(&data, filters.start)?, be32(&data, filters.start + 4)?);
-        let sizes_fit = fanout.len() == 4 * 256
-            && ids.len() == commits * hash_len
-            && index.len() == 4 * commits
-            && filters.len() >= 12;
+        let fanout = chunk(b"OIDF").filter(|r| r.end - r.start == 4 * 256)?;
+        let last = read_range(&mut file, fanout.end - 4..fanout.end)?;
+        let commits = usize::try_from(be32(&last, 0)?).ok()?;
+        let filters = match (chunk(b"BIDX"), chunk(b"BDAT")) {
+            (Some(index), Some(data)) => Filters::read(&mut file, index, data, commits, path),
+            _ => None,
+        };
+        Some(FilterFile { commits, filters })
+    }
+}
+
+impl Filters {
+    fn read(
+        file: &mut File,
+        index: Range<u64>,
+        data: Range<u64>,
+        commits: usize,
+        path: &str,
+    ) -> Option<Self> {
+        let index = read_range(file, index)?;
+        let data = read_range(file, data)?;
+        let (version, hashes) = (be32(&data, 0)?, be32(&data, 4)?);
         // Version 1 hashed bytes above 0x7f as signed chars: only ASCII paths hash the same.
-        if !sizes_fit || !(version == 2 || (version == 1 && path.is_ascii())) || hashes == 0 {
+        let known = version == 2 || (version == 1 && path.is_ascii());
+        if index.len() != 4 * commits || data.len() < 12 || !known || hashes == 0 {
             return None;
         }
-        Some(FilterFile {
+        Some(Filters {
+            index,
+            data: data[12..].to_vec(),
             keys: keys(path, hashes),
-            hash_len,
-            fanout: fanout.start,
-            ids: ids.start,
-            commits,
-            index: index.start,
-            filters: filters.start + 12..filters.end,
-            data,
         })
     }
 
-    /// The position of `commit` in this file, by its first byte's fanout and a binary search.
-    fn position(&self, commit: &ObjectId) -> Option<usize> {
-        let id = commit.as_bytes();
-        if id.len() != self.hash_len {
-            return None;
-        }
-        let first = usize::from(id[0]);
-        let start = match first {
-            0 => 0,
-            _ => be32(&self.data, self.fanout + 4 * (first - 1))? as usize,
-        };
-        let end = (be32(&self.data, self.fanout + 4 * first)? as usize).min(self.commits);
-        let (mut low, mut high) = (start, end);
-        while low < high {
-            let middle = (low + high) / 2;
-            let at = self.ids + middle * self.hash_len;
-            match self.data[at..at + self.hash_len].cmp(id) {
-                std::cmp::Ordering::Less => low = middle + 1,
-                std::cmp::Ordering::Greater => high = middle,
-                std::cmp::Ordering::Equal => return Some(middle),
-            }
-        }
-        None
-    }
-
-    fn surely_unchanged(&self, commit: &ObjectId) -> bool {
-        let Some(position) = self.position(commit) else {
-            return false;
-        };
-        let end = |position: usize| be32(&self.data, self.index + 4 * position).map(|e| e as usize);
+    fn surely_unchanged(&self, position: usize) -> bool {
+        let end = |position: usize| be32(&self.index, 4 * position).map(|e| e as usize);
         let start = match position {
             0 => Some(0),
             _ => end(position - 1),
@@ -151,12 +148,11 @@ impl FilterFile {
         let (Some(start), Some(end)) = (start, end(position)) else {
             return false;
         };
-        let filter = self.filters.start + start..self.filters.start + end;
-        if start >= end || filter.end > self.filters.end {
+        if start >= end || end > self.data.len() {
             // No filter was computed for this commit.
             return false;
         }
-        let filter = &self.data[filter];
+        let filter = &self.data[start..end];
         let bits = filter.len() as u64 * 8;
         self.keys.iter().any(|key| {
             key.iter().any(|&hash| {
@@ -165,6 +161,14 @@ impl FilterFile {
             })
         })
     }
+}
+
+/// The bytes of `range` in `file`.
+fn read_range(file: &mut File, range: Range<u64>) -> Option<Vec<u8>> {
+    file.seek(SeekFrom::Start(range.start)).ok()?;
+    let mut data = vec![0u8; usize::try_from(range.end - range.start).ok()?];
+    file.read_exact(&mut data).ok()?;
+    Some(data)
 }
 
 /// The keys git tests for `path`: the path itself and each leading directory (`a/b/c`, `a/b`,
@@ -269,7 +273,8 @@ mod tests {
     /// and proves most commits that did not change it.
     fn check(repo: &GitRepo, path: &str) {
         let info = repo.path().join(".git/objects/info");
-        let filters = ChangedPaths::open(&info, path).unwrap();
+        let graph = gix::commitgraph::Graph::from_info_dir(&info, gix::hash::Kind::Sha1).unwrap();
+        let filters = ChangedPaths::open(&info, path, graph.num_commits()).unwrap();
         let (mut unchanged, mut proved) = (0, 0);
         for sha in repo.git(&["rev-list", "--all"]).lines() {
             let changed = !repo
@@ -285,8 +290,8 @@ mod tests {
                     path,
                 ])
                 .is_empty();
-            let id = ObjectId::from_hex(sha.as_bytes()).unwrap();
-            let surely = filters.surely_unchanged(&id);
+            let id = gix::ObjectId::from_hex(sha.as_bytes()).unwrap();
+            let surely = filters.surely_unchanged(graph.lookup(id).unwrap().0);
             assert!(!(changed && surely), "{sha} changed {path}");
             unchanged += usize::from(!changed);
             proved += usize::from(surely);
@@ -300,7 +305,8 @@ mod tests {
         let repo = repository();
         let info = repo.path().join(".git/objects/info");
         repo.git(&["commit-graph", "write", "--reachable"]);
-        assert!(ChangedPaths::open(&info, "deploy/app.yaml").is_none());
+        let commits = repo.git(&["rev-list", "--all", "--count"]).parse().unwrap();
+        assert!(ChangedPaths::open(&info, "deploy/app.yaml", commits).is_none());
         repo.git(&["commit-graph", "write", "--reachable", "--changed-paths"]);
         for path in [
             "deploy/app.yaml",
