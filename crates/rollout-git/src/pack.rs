@@ -32,7 +32,7 @@ pub(crate) struct PackedVersions {
 
 /// At most this many bytes of full objects are kept, and this many texts made from deltas.
 /// Keeping fewer texts lets their memory be reused; more would rarely spare a delta.
-const MOST_FULL_BYTES: usize = 64 << 20;
+const MOST_FULL_BYTES: usize = 32 << 20;
 const MOST_RECENT: usize = 8;
 /// The longest delta chain followed; git's own limit is 4095.
 const LONGEST_CHAIN: usize = 10_000;
