@@ -22,13 +22,13 @@ pub fn workload_template(content: &[u8], kind: &str, name: &str) -> Result<Optio
 }
 
 /// The template of the first of `documents` that defines `kind`/`name`, defaults applied.
-fn template_in(
-    documents: &[Cow<'_, [u8]>],
+fn template_in<D: AsRef<[u8]>>(
+    documents: &[D],
     kind: &str,
     name: &str,
 ) -> Result<Option<Value>, String> {
     for document in documents {
-        let document = std::str::from_utf8(document).map_err(|e| e.to_string())?;
+        let document = std::str::from_utf8(document.as_ref()).map_err(|e| e.to_string())?;
         if let Some(template) = parse(document, kind, name)? {
             return Ok(Some(defaults::pod_template(template)));
         }
@@ -165,37 +165,70 @@ fn hash_value(value: &Value, hasher: &mut impl Hasher) {
     }
 }
 
-/// Reads the workload's template from one version of a file after another, parsing only when
-/// the workload's documents changed since the version before.
+/// Finds the workload's documents in one version of a file after another, and says when they
+/// changed: only then do they need parsing ([`Parser`]).
 #[derive(Debug)]
-pub(crate) struct Reader<'w> {
+pub(crate) struct Scanner<'w> {
     kind: &'w str,
     name: &'w str,
-    /// The hash of the candidate documents of the last version, and what they gave.
-    last: Option<(u64, Option<Content>)>,
+    /// The candidate documents of the last version.
+    last: Option<Vec<Vec<u8>>>,
 }
 
-impl<'w> Reader<'w> {
+impl<'w> Scanner<'w> {
     pub fn new(kind: &'w str, name: &'w str) -> Self {
-        Reader {
+        Scanner {
             kind,
             name,
             last: None,
         }
     }
 
-    /// The workload's content in `file`, or `None` when the file does not define it.
-    pub fn read<H: Haystack + ?Sized>(&mut self, file: &H) -> Result<Option<&Content>, String> {
+    /// The documents of `file` that may define the workload, when they are not those of the
+    /// version scanned before.
+    pub fn scan<H: Haystack + ?Sized>(&mut self, file: &H) -> Option<Vec<Vec<u8>>> {
         let documents = candidates(file, self.kind, self.name);
-        let mut hasher = std::hash::DefaultHasher::new();
-        documents.hash(&mut hasher);
-        let key = hasher.finish();
-        if self.last.as_ref().is_none_or(|(last, _)| *last != key) {
-            self.last = None;
-            let template = template_in(&documents, self.kind, self.name)?;
-            self.last = Some((key, template.map(Content::new)));
+        let same = self.last.as_ref().is_some_and(|last| {
+            last.len() == documents.len() && last.iter().zip(&documents).all(|(a, b)| **a == **b)
+        });
+        if same {
+            return None;
         }
-        Ok(self.last.as_ref().and_then(|(_, content)| content.as_ref()))
+        let documents: Vec<Vec<u8>> = documents.into_iter().map(Cow::into_owned).collect();
+        self.last = Some(documents.clone());
+        Some(documents)
+    }
+}
+
+/// Parses the documents a [`Scanner`] found changed, and remembers what they gave for the
+/// versions that follow with the same documents.
+#[derive(Debug)]
+pub(crate) struct Parser<'w> {
+    kind: &'w str,
+    name: &'w str,
+    last: Result<Option<Content>, String>,
+}
+
+impl<'w> Parser<'w> {
+    pub fn new(kind: &'w str, name: &'w str) -> Self {
+        Parser {
+            kind,
+            name,
+            last: Ok(None),
+        }
+    }
+
+    /// The workload's content in a version whose documents are `changed`, or are those of the
+    /// version before when `None`: `None` when they do not define it, an error when they are
+    /// not valid YAML.
+    pub fn parse(&mut self, changed: Option<Vec<Vec<u8>>>) -> Result<Option<&Content>, String> {
+        if let Some(documents) = changed {
+            self.last = template_in(&documents, self.kind, self.name).map(|t| t.map(Content::new));
+        }
+        match &self.last {
+            Ok(content) => Ok(content.as_ref()),
+            Err(err) => Err(err.clone()),
+        }
     }
 }
 

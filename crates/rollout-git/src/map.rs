@@ -15,12 +15,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 
 use rollout_core::template::{RESTORED_FROM, annotation};
 use rollout_core::{History, Revision};
 use serde_json::Value;
 
-use crate::manifest::{Content, Reader};
+use crate::manifest::{Content, Parser, Scanner};
 use crate::repo::{CommitInfo, GitError, Repo};
 
 /// The annotation `record` writes on a ReplicaSet or ControllerRevision.
@@ -104,29 +106,17 @@ impl ManifestHistory {
     /// is skipped with a warning.
     pub fn read(repo: &Repo, path: &str, history: &History) -> Result<Self, GitError> {
         let mut matcher = Matcher::new(history);
-        let mut reader = Reader::new(history.kind.kind(), &history.name);
-        let (mut versions, mut defined, mut invalid) = (0, false, 0);
-        let mut warnings = Vec::new();
+        let mut tally = Tally::default();
         if !matcher.done() {
-            repo.for_each_version(path, |commit, content| {
-                versions += 1;
-                let found = match reader.read(content) {
-                    Ok(found) => found,
-                    Err(err) => {
-                        invalid += 1;
-                        warnings.push(format!(
-                            "skipping commit {} ({}): {path} is not valid YAML there: {err}",
-                            commit.short(),
-                            commit.subject
-                        ));
-                        None
-                    }
-                };
-                defined |= found.is_some();
-                Ok(matcher.feed(commit, found))
-            })?;
+            read_versions(repo, path, history, &mut matcher, &mut tally)?;
         }
         let commits = matcher.finish();
+        let Tally {
+            versions,
+            defined,
+            invalid,
+            warnings,
+        } = tally;
         if versions == 0 && !history.revisions.is_empty() {
             return Err(GitError::NotInRepository {
                 path: path.to_owned(),
@@ -155,6 +145,79 @@ impl ManifestHistory {
     fn commit_for(&self, revision: &Revision) -> Option<&CommitInfo> {
         self.commits.get(&revision.number)
     }
+}
+
+/// What reading the versions of a file found, beyond the match.
+#[derive(Debug, Default)]
+struct Tally {
+    /// Versions matched (the walk may read a few more before it hears the match is decided).
+    versions: usize,
+    /// Whether any version defines the workload.
+    defined: bool,
+    /// Versions that are not valid YAML, each with a warning.
+    invalid: usize,
+    warnings: Vec<String>,
+}
+
+/// The workload's documents in a version, when they changed since the version before.
+type Changed = Option<Vec<Vec<u8>>>;
+
+/// How many versions the walk may read ahead of the parsing.
+const READ_AHEAD: usize = 64;
+
+/// Feeds the versions of `path` to `matcher` until it is decided, on two threads: this one
+/// walks the history and finds the workload's documents in each version; the other parses
+/// them when they changed (the YAML is most of the work on a large manifest) and matches, in
+/// the walk's order, and says when the match is decided.
+fn read_versions(
+    repo: &Repo,
+    path: &str,
+    history: &History,
+    matcher: &mut Matcher,
+    tally: &mut Tally,
+) -> Result<(), GitError> {
+    let (kind, name) = (history.kind.kind(), history.name.as_str());
+    let decided = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let (sender, versions) = mpsc::sync_channel::<(CommitInfo, Changed)>(READ_AHEAD);
+        let decided = &decided;
+        let matching = scope.spawn(move || {
+            let mut parser = Parser::new(kind, name);
+            for (commit, changed) in versions {
+                tally.versions += 1;
+                let found = parser.parse(changed).unwrap_or_else(|err| {
+                    tally.invalid += 1;
+                    tally.warnings.push(format!(
+                        "skipping commit {} ({}): {path} is not valid YAML there: {err}",
+                        commit.short(),
+                        commit.subject
+                    ));
+                    None
+                });
+                tally.defined |= found.is_some();
+                if matcher.feed(commit, found).is_break() {
+                    decided.store(true, Ordering::Release);
+                    break;
+                }
+            }
+        });
+        let mut scanner = Scanner::new(kind, name);
+        let walked = repo.for_each_version(path, |commit, content| {
+            if decided.load(Ordering::Acquire) {
+                return Ok(ControlFlow::Break(()));
+            }
+            // The other side hangs up only once the match is decided.
+            match sender.send((commit, scanner.scan(content))) {
+                Ok(()) => Ok(ControlFlow::Continue(())),
+                Err(_) => Ok(ControlFlow::Break(())),
+            }
+        });
+        drop(sender);
+        if let Err(panic) = matching.join() {
+            std::panic::resume_unwind(panic);
+        }
+        walked
+    })
 }
 
 /// One revision to match, in the order revisions were made.
