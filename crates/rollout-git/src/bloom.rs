@@ -97,13 +97,15 @@ impl FilterFile {
         }
         let mut table = vec![0u8; 12 * (usize::from(header[6]) + 1)];
         file.read_exact(&mut table).ok()?;
+        // A chunk must lie inside the file: its bounds say how much is read.
+        let size = file.metadata().ok()?.len();
         let chunk = |id: &[u8; 4]| -> Option<Range<u64>> {
             let entry = table.chunks_exact(12).position(|e| e[..4] == *id)?;
             let (start, end) = (
                 be64(&table, 12 * entry + 4)?,
                 be64(&table, 12 * entry + 16)?,
             );
-            (start <= end).then_some(start..end)
+            (start <= end && end <= size).then_some(start..end)
         };
         let fanout = chunk(b"OIDF").filter(|r| r.end - r.start == 4 * 256)?;
         let last = read_range(&mut file, fanout.end - 4..fanout.end)?;

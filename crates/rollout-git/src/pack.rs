@@ -62,10 +62,11 @@ impl PackedVersions {
         }
     }
 
-    /// The content of blob `id`, or `None` when no pack here holds it.
+    /// The content of blob `id`, or `None` when no pack here holds it, or the base of one of
+    /// its deltas (a thin pack's, stored loose).
     pub fn read(&mut self, id: &ObjectId) -> Result<Option<Text>, String> {
         match self.locate(id) {
-            Some((bundle, offset)) => self.text_at(bundle, offset).map(Some),
+            Some((bundle, offset)) => self.text_at(bundle, offset),
             None => Ok(None),
         }
     }
@@ -79,7 +80,7 @@ impl PackedVersions {
 
     /// Follows the chain of deltas back to a text already read or a full object, then applies
     /// the deltas forward, keeping each text made on the way: it is the base of the next.
-    fn text_at(&mut self, bundle: usize, offset: u64) -> Result<Text, String> {
+    fn text_at(&mut self, bundle: usize, offset: u64) -> Result<Option<Text>, String> {
         let mut deltas: Vec<(usize, data::Entry)> = Vec::new();
         let (mut bundle, mut offset) = (bundle, offset);
         let mut text = loop {
@@ -109,7 +110,8 @@ impl PackedVersions {
                 other => return Err(format!("a blob is stored as a {other:?} in a pack")),
             };
             deltas.push((bundle, entry));
-            (bundle, offset) = base.ok_or("a delta's base is not in the packs")?;
+            let Some(base) = base else { return Ok(None) };
+            (bundle, offset) = base;
         };
         while let Some((bundle, entry)) = deltas.pop() {
             let delta = self.decompress(bundle, &entry)?;
@@ -118,12 +120,15 @@ impl PackedVersions {
                 .map_err(|e| e.to_string())?;
             self.keep(bundle, entry.pack_offset(), &text);
         }
-        Ok(text)
+        Ok(Some(text))
     }
 
     fn decompress(&mut self, bundle: usize, entry: &data::Entry) -> Result<Vec<u8>, String> {
         let size = usize::try_from(entry.decompressed_size).map_err(|e| e.to_string())?;
-        let mut out = vec![0; size];
+        // The size comes from the pack: one too large for memory is an error, not an abort.
+        let mut out = Vec::new();
+        out.try_reserve_exact(size).map_err(|e| e.to_string())?;
+        out.resize(size, 0);
         let pack = &self.bundles[bundle].pack;
         pack.decompress_entry(entry, &mut self.inflate, &mut out)
             .map_err(|e| e.to_string())?;

@@ -241,9 +241,9 @@ impl Repo {
     /// it content that none of its parents has, as `git log -- PATH` lists them), newest first by
     /// commit time, with the file's content there, until `visit` breaks. Versions are read from
     /// the packs as the pieces their deltas make ([`Text`]), never as one buffer each. The
-    /// commit-graph, when the repository has one, gives parents and
-    /// root trees without inflating commits, and its changed-path Bloom filters, when it has
-    /// them, skip reading the trees of most commits that did not change `path`.
+    /// commit-graph, when the repository has one, gives parents and root trees without
+    /// inflating commits, and its changed-path Bloom filters, when it has them, skip reading the
+    /// trees of most commits that did not change `path`.
     pub fn for_each_version(
         &self,
         path: &str,
