@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::hash::{Hash, Hasher};
 use std::ops::Range;
+use std::sync::Arc;
 
 use memchr::memmem;
 
@@ -165,6 +166,10 @@ fn hash_value(value: &Value, hasher: &mut impl Hasher) {
     }
 }
 
+/// The documents of a version that may define the workload, shared by the [`Scanner`] that
+/// found them and the [`Parser`] that reads them, on another thread.
+pub(crate) type Documents = Arc<[Vec<u8>]>;
+
 /// Finds the workload's documents in one version of a file after another, and says when they
 /// changed: only then do they need parsing ([`Parser`]).
 #[derive(Debug)]
@@ -172,7 +177,7 @@ pub(crate) struct Scanner<'w> {
     kind: &'w str,
     name: &'w str,
     /// The candidate documents of the last version.
-    last: Option<Vec<Vec<u8>>>,
+    last: Option<Documents>,
 }
 
 impl<'w> Scanner<'w> {
@@ -186,7 +191,7 @@ impl<'w> Scanner<'w> {
 
     /// The documents of `file` that may define the workload, when they are not those of the
     /// version scanned before.
-    pub fn scan<H: Haystack + ?Sized>(&mut self, file: &H) -> Option<Vec<Vec<u8>>> {
+    pub fn scan<H: Haystack + ?Sized>(&mut self, file: &H) -> Option<Documents> {
         let documents = candidates(file, self.kind, self.name);
         let same = self.last.as_ref().is_some_and(|last| {
             last.len() == documents.len() && last.iter().zip(&documents).all(|(a, b)| **a == **b)
@@ -194,7 +199,7 @@ impl<'w> Scanner<'w> {
         if same {
             return None;
         }
-        let documents: Vec<Vec<u8>> = documents.into_iter().map(Cow::into_owned).collect();
+        let documents: Documents = documents.into_iter().map(Cow::into_owned).collect();
         self.last = Some(documents.clone());
         Some(documents)
     }
@@ -221,7 +226,7 @@ impl<'w> Parser<'w> {
     /// The workload's content in a version whose documents are `changed`, or are those of the
     /// version before when `None`: `None` when they do not define it, an error when they are
     /// not valid YAML.
-    pub fn parse(&mut self, changed: Option<Vec<Vec<u8>>>) -> Result<Option<&Content>, String> {
+    pub fn parse(&mut self, changed: Option<Documents>) -> Result<Option<&Content>, String> {
         if let Some(documents) = changed {
             self.last = template_in(&documents, self.kind, self.name).map(|t| t.map(Content::new));
         }

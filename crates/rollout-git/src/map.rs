@@ -22,7 +22,7 @@ use rollout_core::template::{RESTORED_FROM, annotation};
 use rollout_core::{History, Revision};
 use serde_json::Value;
 
-use crate::manifest::{Content, Parser, Scanner};
+use crate::manifest::{Content, Documents, Parser, Scanner};
 use crate::repo::{CommitInfo, GitError, Repo};
 
 /// The annotation `record` writes on a ReplicaSet or ControllerRevision.
@@ -160,7 +160,7 @@ struct Tally {
 }
 
 /// The workload's documents in a version, when they changed since the version before.
-type Changed = Option<Vec<Vec<u8>>>;
+type Changed = Option<Documents>;
 
 /// How many versions the walk may read ahead of the parsing.
 const READ_AHEAD: usize = 64;
