@@ -260,12 +260,11 @@ impl Repo {
             .all()
             .map_err(|e| self.read_error(e))?;
         let graph = self.repo.commit_graph_if_enabled().ok().flatten();
-        let filters = graph.as_ref().and_then(|graph| {
-            let info = self.repo.objects.store_ref().path().join("info");
-            Some((ChangedPaths::open(&info, path, graph.num_commits())?, graph))
-        });
-        let mut lookup = PathLookup::new(path);
         let objects = self.repo.objects.store_ref().path();
+        let filters = graph
+            .as_ref()
+            .and_then(|g| ChangedPaths::open(&objects.join("info"), path, g.num_commits()));
+        let mut lookup = PathLookup::new(path);
         let mut versions = PackedVersions::open(objects, self.repo.object_hash());
         // The blob of `path` in commits seen as parents but not yet visited themselves.
         let mut pending: HashMap<ObjectId, Option<ObjectId>> = HashMap::new();
@@ -274,10 +273,13 @@ impl Repo {
             let known = pending.remove(&info.id);
             // A commit whose filter proves it left `path` as its first parent has it made no
             // version, and its first parent has the same blob.
-            let unchanged = filters.as_ref().is_some_and(|(filters, graph)| {
-                let position = graph.lookup(info.id);
-                position.is_some_and(|at| filters.surely_unchanged(at.0))
-            });
+            let unchanged = filters
+                .as_ref()
+                .zip(graph.as_ref())
+                .is_some_and(|(filters, graph)| {
+                    let position = graph.lookup(info.id);
+                    position.is_some_and(|at| filters.surely_unchanged(at.0))
+                });
             if unchanged {
                 if let (Some(blob), Some(parent)) = (known, info.parent_ids().next()) {
                     pending.entry(parent.detach()).or_insert(blob);
