@@ -38,13 +38,15 @@ pub const KUBECTL_VAR: &str = "GITROLLOUT_TEST_KUBECTL";
 /// How long a rollout on the local control plane may take before a test gives up.
 pub const ROLLOUT_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// A namespace of its own for one test, on the test cluster.
+/// A namespace of its own for one test, on the test cluster, and a home directory of its own for
+/// the commands the test runs, so no test sees another's files.
 #[derive(Clone)]
 pub struct TestNamespace {
     pub name: String,
     pub client: Client,
     pub kubeconfig: PathBuf,
     pub kubectl: PathBuf,
+    home: std::sync::Arc<tempfile::TempDir>,
 }
 
 impl Debug for TestNamespace {
@@ -91,7 +93,13 @@ impl TestNamespace {
             client,
             kubeconfig,
             kubectl,
+            home: std::sync::Arc::new(tempfile::tempdir()?),
         })
+    }
+
+    /// The test's own home directory, for `HOME` of the commands it runs.
+    pub fn home(&self) -> &Path {
+        self.home.path()
     }
 
     /// Deletes the namespace. Call it at the end of a test: a failed test keeps its namespace, so
@@ -140,6 +148,7 @@ impl TestNamespace {
     pub fn kubectl(&self) -> Command {
         let mut cmd = Command::new(&self.kubectl);
         cmd.env("KUBECONFIG", &self.kubeconfig)
+            .env("HOME", self.home())
             .args(["--namespace", &self.name]);
         cmd
     }

@@ -1,12 +1,7 @@
 //! `revert --change N` end to end on the real control plane: one revision's change undone,
 //! every later change kept, for each kind of workload.
 
-// A test states what it expects with unwrap: a failure there is the test failing.
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
-use common::{gitrollout, revisions_of, run_json, stderr, stdout};
+use crate::common::{gitrollout, revisions_of, run_json, stderr, stdout};
 use gitrollout_tests::git::GitRepo;
 use gitrollout_tests::output::{changed_lines, failure};
 use gitrollout_tests::{

@@ -1,8 +1,5 @@
 //! The command line without a cluster: usage errors, help, completion, an unreachable server.
 
-// A test states what it expects with unwrap: a failure there is the test failing.
-#![allow(clippy::unwrap_used)]
-
 use assert_cmd::Command;
 use gitrollout_tests::output::failure;
 

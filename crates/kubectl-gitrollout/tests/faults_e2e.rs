@@ -2,9 +2,7 @@
 //! stalls one request: whatever happens, the user is told truthfully whether the revert landed,
 //! and the workload is never half-changed.
 
-mod common;
-
-use common::{gitrollout, revisions_of, run_json, stderr, stdout};
+use crate::common::{gitrollout, revisions_of, run_json, stderr, stdout};
 use gitrollout_tests::proxy::{Fault, FaultProxy, Trigger};
 use gitrollout_tests::{TestNamespace, play_deployment_story};
 use http::Method;
@@ -169,7 +167,7 @@ async fn concurrent_reverts_each_tell_the_truth() {
         .map(|target| {
             let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-gitrollout"));
             cmd.env_clear()
-                .env("HOME", std::env::temp_dir())
+                .env("HOME", ns.home())
                 .env("KUBECONFIG", &ns.kubeconfig)
                 .args([
                     "-n",

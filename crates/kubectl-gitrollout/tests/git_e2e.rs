@@ -1,14 +1,9 @@
 //! Revisions traced to git commits, end to end: a manifests repository whose commits are applied
 //! with real `kubectl apply` to the real control plane.
 
-// A test states what it expects with unwrap: a failure there is the test failing.
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::{gitrollout, revisions_of, run_json, stderr, stdout};
+use crate::common::{gitrollout, revisions_of, run_json, stderr, stdout};
 use gitrollout_tests::TestNamespace;
 use gitrollout_tests::git::GitRepo;
 use gitrollout_tests::output::failure;

@@ -2,12 +2,7 @@
 //! relative revisions, `-o name|jsonpath`, `--no-headers`, `diff --exit-code`, and kubectl's
 //! identity flags against real RBAC.
 
-// A test states what it expects with unwrap: a failure there is the test failing.
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
-use common::{gitrollout, revisions_of, run_json, stderr, stdout};
+use crate::common::{gitrollout, revisions_of, run_json, stderr, stdout};
 use gitrollout_tests::{
     TestNamespace, play_daemonset_story, play_deployment_story, play_statefulset_story,
 };

@@ -1,11 +1,6 @@
 //! `history` and `diff` end to end: the real binary against the real control plane.
 
-// A test states what it expects with unwrap: a failure there is the test failing.
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
-use common::{gitrollout, revisions_of, run_json, stderr, stdout};
+use crate::common::{gitrollout, revisions_of, run_json, stderr, stdout};
 use gitrollout_tests::output::{changed_lines, failure};
 use gitrollout_tests::{
     TestNamespace, play_daemonset_story, play_deployment_story, play_statefulset_story, workload,

@@ -2,12 +2,7 @@
 //! plane, for each workload kind: revert markers and change causes are copied forward by
 //! kubectl and the controllers, and `history` must not take them for this revision's own.
 
-// A test states what it expects with unwrap: a failure there is the test failing.
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
-use common::{gitrollout, revisions_of, run_json, stderr, stdout};
+use crate::common::{gitrollout, revisions_of, run_json, stderr, stdout};
 use gitrollout_tests::{TestNamespace, workload};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use serde_json::{Value, json};

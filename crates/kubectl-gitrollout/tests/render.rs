@@ -4,9 +4,6 @@
 //! the controllers' name hashes are filtered anyway, so a re-capture changes no snapshot unless
 //! the output really changed.
 
-// A test states what it expects with unwrap: a failure there is the test failing.
-#![allow(clippy::unwrap_used)]
-
 use std::fs;
 use std::path::Path;
 

@@ -1,15 +1,10 @@
 //! `revert` end to end on the real control plane: history stays append-only.
 
-// A test states what it expects with unwrap: a failure there is the test failing.
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::common::{gitrollout, revisions_of, run_json, stderr, stdout};
 use clap::Parser;
-use common::{gitrollout, revisions_of, run_json, stderr, stdout};
 use gitrollout_tests::output::{changed_lines, failure};
 use gitrollout_tests::{
     TestNamespace, deployment_complete, play_daemonset_story, play_deployment_story,

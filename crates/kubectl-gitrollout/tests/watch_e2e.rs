@@ -1,9 +1,7 @@
 //! Waiting watches instead of polling: the requests a revert that waits makes, on the local
 //! control plane.
 
-mod common;
-
-use common::{gitrollout, revisions_of, run_json, stderr, stdout};
+use crate::common::{gitrollout, revisions_of, run_json, stderr, stdout};
 use gitrollout_tests::{TestNamespace, play_deployment_story};
 
 /// The API requests a `-v=6` run logged, without their timings.

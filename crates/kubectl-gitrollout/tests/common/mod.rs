@@ -6,11 +6,11 @@ use gitrollout_tests::TestNamespace;
 use serde_json::Value;
 
 /// The plugin binary aimed at the test namespace, with a cleared environment: only the test
-/// cluster's kubeconfig and an empty home.
+/// cluster's kubeconfig and the test's own empty home.
 pub fn gitrollout(ns: &TestNamespace) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubectl-gitrollout"));
     cmd.env_clear()
-        .env("HOME", std::env::temp_dir())
+        .env("HOME", ns.home())
         .env("KUBECONFIG", &ns.kubeconfig)
         .args(["-n", &ns.name]);
     cmd
