@@ -11,6 +11,7 @@ use rollout_core::{RevisionSpec, WorkloadKind};
 use crate::UsageError;
 use crate::commands::{completion, diff, history, record, revert};
 use crate::complete;
+use crate::hints::Hint;
 use crate::identity::IdentityArgs;
 use crate::jsonpath::JsonPathTemplate;
 
@@ -203,6 +204,13 @@ pub struct WorkloadRef {
     pub name: String,
 }
 
+/// `deployment.apps/team-app`, as kubectl names what it changed.
+impl std::fmt::Display for WorkloadRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.kind, self.name)
+    }
+}
+
 /// Splits `TYPE/NAME [rest...]` or `TYPE NAME [rest...]` into the workload and the rest.
 pub fn split_workload(args: &[String]) -> Result<(WorkloadRef, &[String]), UsageError> {
     let (kind, name, rest) = match args {
@@ -212,14 +220,16 @@ pub fn split_workload(args: &[String]) -> Result<(WorkloadRef, &[String]), Usage
         }
         [kind, name, rest @ ..] => (kind.as_str(), name.as_str(), rest),
         _ => {
-            return Err(UsageError(
-                "name the workload as TYPE/NAME or TYPE NAME, e.g. deployment/team-app".into(),
+            return Err(UsageError::new(
+                "name the workload as TYPE/NAME or TYPE NAME, e.g. deployment/team-app",
             ));
         }
     };
-    let kind: WorkloadKind = kind.parse().map_err(|e| UsageError(format!("{e}")))?;
+    let kind: WorkloadKind = kind
+        .parse()
+        .map_err(|e: rollout_core::UnknownKind| UsageError::new(e.to_string()))?;
     if !valid_name(kind, name) {
-        return Err(UsageError(format!(
+        return Err(UsageError::new(format!(
             "{name:?} is not a {} name: {}; name the workload as TYPE/NAME, e.g. {}/team-app",
             kind.singular(),
             name_rule(kind),
@@ -296,15 +306,17 @@ pub fn parse_to_revision(s: &str) -> Result<RevisionSpec, String> {
 }
 
 /// The one workload `revert` and `record` act on: more is bad usage, never ignored.
-pub fn one_workload(args: &[String], command: &str) -> Result<WorkloadRef, UsageError> {
+pub fn one_workload(args: &[String], command: &'static str) -> Result<WorkloadRef, UsageError> {
     let (workload, rest) = split_workload(args)?;
     if !rest.is_empty() {
-        return Err(UsageError(format!(
-            "{command} acts on exactly one workload, and {} named more ({})\nhint: run \
-             `kubectl gitrollout {command}` once per workload",
-            args.join(" "),
-            rest.join(" ")
-        )));
+        return Err(UsageError {
+            message: format!(
+                "{command} acts on exactly one workload, and {} named more ({})",
+                args.join(" "),
+                rest.join(" ")
+            ),
+            hint: Some(Hint::OncePerWorkload { command }),
+        });
     }
     Ok(workload)
 }
@@ -362,7 +374,7 @@ mod tests {
         let args = args(words);
         let got = split_workload(&args)
             .map(|(w, rest)| (w.kind, w.name, rest.join(" ")))
-            .map_err(|e| e.0);
+            .map_err(|e| e.message);
         let expect = expect
             .map(|(k, n, r)| (k, n.to_owned(), r.to_owned()))
             .map_err(String::from);
@@ -447,9 +459,10 @@ mod tests {
         assert!(one_workload(&args("deploy a"), "revert").is_ok());
         let err = one_workload(&args("deploy/a deploy/b"), "revert").unwrap_err();
         assert!(
-            err.0.starts_with("revert acts on exactly one workload"),
+            err.message
+                .starts_with("revert acts on exactly one workload"),
             "{}",
-            err.0
+            err.message
         );
     }
 

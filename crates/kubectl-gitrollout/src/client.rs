@@ -17,6 +17,7 @@ use kube::{Api, Client, Config, Resource};
 use tower::{Layer, Service};
 
 use crate::cli::Global;
+use crate::hints::{Hint, hinted};
 
 /// A client, the namespace to work in, and the server's address for messages.
 #[derive(Clone)]
@@ -102,10 +103,9 @@ async fn load_config(global: &Global) -> Result<Config> {
             .map_err(|e| anyhow!("could not load the kubeconfig: {}", redacted(&e)));
     }
     Config::infer().await.map_err(|e| {
-        anyhow!(
-            "could not find a cluster to talk to: {}\nhint: set KUBECONFIG or pass --kubeconfig, \
-             as for kubectl",
-            redacted(&e)
+        hinted(
+            format_args!("could not find a cluster to talk to: {}", redacted(&e)),
+            Hint::SetKubeconfig,
         )
     })
 }
@@ -186,38 +186,43 @@ impl Cluster {
         let status = match err {
             kube::Error::Api(status) => status,
             other => {
-                return anyhow!(
-                    "cannot reach the Kubernetes API at {}: {}\nhint: check that the cluster runs \
-                     and that --kubeconfig/--context point at it",
+                let message = format!(
+                    "cannot reach the Kubernetes API at {}: {}",
                     self.server,
                     error_chain(&other)
                 );
+                return hinted(message, Hint::CheckCluster);
             }
         };
         if status.is_not_found() {
-            return match name {
-                Some(name) => anyhow!(
-                    "{singular} {name:?} not found in namespace {namespace:?}\nhint: list them \
-                     with `kubectl get {kind} -n {namespace}`, or pass -n/--namespace"
-                ),
-                None => anyhow!("the cluster does not serve {resource}: {}", status.message),
+            let Some(name) = name else {
+                return anyhow!("the cluster does not serve {resource}: {}", status.message);
             };
+            let message = format!("{singular} {name:?} not found in namespace {namespace:?}");
+            let hint = Hint::ListObjects {
+                kind: kind.to_owned(),
+                namespace: namespace.to_owned(),
+            };
+            return hinted(message, hint);
         }
         if status.is_forbidden() {
-            return anyhow!(
-                "forbidden: RBAC does not allow {verb} on {resource} in namespace {namespace:?}\n\
-                 hint: ask your cluster admin for a Role that grants {verb} on {resource}; the \
-                 server said: {}",
+            let message = format!(
+                "forbidden: RBAC does not allow {verb} on {resource} in namespace {namespace:?}; \
+                 the server said: {}",
                 status.message
             );
+            let hint = Hint::AskForRole {
+                verb: verb.to_owned(),
+                resource: resource.to_owned(),
+            };
+            return hinted(message, hint);
         }
         if status.reason == reason::UNAUTHORIZED {
-            return anyhow!(
-                "the cluster at {} does not accept these credentials: {}\nhint: refresh them in \
-                 your kubeconfig",
-                self.server,
-                status.message
+            let message = format!(
+                "the cluster at {} does not accept these credentials: {}",
+                self.server, status.message
             );
+            return hinted(message, Hint::RefreshCredentials);
         }
         let object = name.map_or(String::new(), |n| format!(" {n:?}"));
         anyhow!(

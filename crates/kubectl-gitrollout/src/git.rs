@@ -2,9 +2,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use rollout_core::History;
 use rollout_git::{CommitInfo, ManifestHistory, Mapping, Repo, map_commits};
+
+use crate::hints::{Hint, hinted};
 
 /// The repository (given with `--repo`, or the one around the current directory) and the
 /// manifest file in it (`--path`).
@@ -32,11 +34,15 @@ impl GitContext {
                 let base = repo_dir.map_or(cwd.as_path(), PathBuf::as_path);
                 Some(repo.relative_path(path, base)?)
             }
-            (Some(path), None) => bail!(
-                "--path {} needs a git repository, and the current directory is not in one\n\
-                 hint: pass the repository with --repo DIR",
-                path.display()
-            ),
+            (Some(path), None) => {
+                return Err(hinted(
+                    format_args!(
+                        "--path {} needs a git repository, and the current directory is not in one",
+                        path.display()
+                    ),
+                    Hint::PassRepo,
+                ));
+            }
             (None, _) => None,
         };
         Ok(GitContext { repo, path })
@@ -44,10 +50,12 @@ impl GitContext {
 
     /// The repository, or an error saying `what` needs one.
     pub fn require_repo(&self, what: &str) -> Result<&Repo> {
-        self.repo.as_ref().with_context(|| {
-            format!(
-                "{what} needs a git repository, and the current directory is not in one\nhint: \
-                 pass the repository with --repo DIR"
+        self.repo.as_ref().ok_or_else(|| {
+            hinted(
+                format_args!(
+                    "{what} needs a git repository, and the current directory is not in one"
+                ),
+                Hint::PassRepo,
             )
         })
     }

@@ -3,19 +3,22 @@
 //! ambiguous `app.kubernetes.io/instance` label only warns, and a dry run, which changes
 //! nothing, is never refused: it warns.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use rollout_core::{Manager, manager};
 
+use crate::hints::{Hint, hinted};
 use crate::workload::Workload;
 
-/// How the revert was asked for.
+/// How the change was asked for.
 #[derive(Debug, Clone, Copy)]
 pub struct Asked {
+    /// What the change is, for messages: `revert`, `apply`.
+    pub change: &'static str,
     pub force: bool,
     pub dry_run: bool,
 }
 
-/// Refuses, or lets the revert go ahead with a warning to show, or with nothing to say.
+/// Refuses, or lets the change go ahead with a warning to show, or with nothing to say.
 pub fn check(workload: &Workload, asked: Asked) -> Result<Option<String>> {
     let meta = workload.metadata();
     let labels = meta.labels.clone().unwrap_or_default();
@@ -29,7 +32,7 @@ pub fn check(workload: &Workload, asked: Asked) -> Result<Option<String>> {
         meta.name.as_deref().unwrap_or_default()
     );
     let namespace = meta.namespace.as_deref().unwrap_or_default();
-    let (problem, route) = explain(&name, namespace, &manager);
+    let (problem, route) = explain(&name, namespace, &manager, asked.change);
     if !manager.refuses() {
         return Ok(Some(format!("{problem}; {route}")));
     }
@@ -39,40 +42,56 @@ pub fn check(workload: &Workload, asked: Asked) -> Result<Option<String>> {
     }
     if asked.dry_run {
         return Ok(Some(format!(
-            "{problem}; without --dry-run this revert is refused unless --force ({route})"
+            "{problem}; without --dry-run this {} is refused unless --force ({route})",
+            asked.change
         )));
     }
-    bail!("{problem}\nhint: {route}, or pass --force to revert in the cluster anyway")
+    let route = Box::new(route);
+    Err(hinted(
+        problem,
+        Hint::OrForce {
+            route,
+            change: asked.change,
+        },
+    ))
 }
 
-/// What the manager would do to a revert, and the route that works with it.
-fn explain(name: &str, namespace: &str, manager: &Manager) -> (String, String) {
+/// What the manager would do to a change made in the cluster, and the route that works with it.
+fn explain(name: &str, namespace: &str, manager: &Manager, change: &'static str) -> (String, Hint) {
     match manager {
         Manager::GitOps { tool, .. } => (
             format!(
-                "{name} is managed by {manager}, which would undo a revert made in the cluster"
+                "{name} is managed by {manager}, which would undo {} {change} made in the cluster",
+                article(change)
             ),
-            format!("revert the change in git and let {tool} sync it"),
+            Hint::RevertInGit { tool },
         ),
         Manager::Helm {
             release,
             namespace: release_namespace,
-        } => {
-            let ns = release_namespace.as_deref().unwrap_or(namespace);
-            (
-                format!(
-                    "{name} is managed by {manager}: its next `helm upgrade` would keep whatever \
-                     a revert changed, markers included"
-                ),
-                format!(
-                    "see the release's revisions with `helm history {release} -n {ns}` and roll \
-                     back with `helm rollback {release} REVISION -n {ns}`"
-                ),
-            )
-        }
+        } => (
+            format!(
+                "{name} is managed by {manager}: its next `helm upgrade` would keep whatever {} \
+                 {change} changed, markers included",
+                article(change)
+            ),
+            Hint::HelmRollback {
+                release: release.clone(),
+                namespace: release_namespace.as_deref().unwrap_or(namespace).to_owned(),
+            },
+        ),
         Manager::Possibly { .. } => (
             format!("{name} carries a label of {manager}"),
-            "if Argo CD manages it, it will undo this revert: revert in git instead".to_owned(),
+            Hint::MaybeArgo { change },
         ),
+    }
+}
+
+/// `a revert`, `an apply`.
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
     }
 }

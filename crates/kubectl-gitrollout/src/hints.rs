@@ -1,20 +1,212 @@
-//! The next step for errors of the library crates. `rollout_core` and `rollout_git` say what
-//! went wrong in terms of revisions and commits; which command or flag fixes it is the binary's
-//! to say, here, printed as a `hint:` line under the error.
+//! The next step after an error, as data, and worded here alone.
+//!
+//! The library crates say what went wrong in terms of revisions and commits; the binary's own
+//! errors say what went wrong in terms of objects and requests. Neither names the command or flag
+//! that fixes it in its message: the binary carries the next step beside the error as a [`Hint`]
+//! ([`Hinted`]), or finds it here for a library error ([`hint`]), and `main` prints it once, as a
+//! `hint:` line under the error.
+
+use std::fmt;
 
 use rollout_core::RevertError;
 use rollout_git::{GitError, InverseError};
 
-/// The hint for an error, when one of the libraries made it.
+/// A next step the user can take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hint {
+    /// An object was not found: list those there are.
+    ListObjects { kind: String, namespace: String },
+    /// The cluster did not answer.
+    CheckCluster,
+    /// No kubeconfig was found.
+    SetKubeconfig,
+    /// The connection flags have no context to apply to.
+    PassContext,
+    /// RBAC refused a request.
+    AskForRole { verb: String, resource: String },
+    /// The credentials were refused.
+    RefreshCredentials,
+    /// A command that needs the manifests' repository has none.
+    PassRepo,
+    /// A command was given more than the one workload it acts on.
+    OncePerWorkload { command: &'static str },
+    /// A write's answer was lost: see what the workload holds now.
+    CheckHistory { workload: String },
+    /// A write was overtaken by a newer one.
+    SeeHistoryThenRetry { workload: String },
+    /// Someone else keeps changing the workload.
+    FindWhoChanges { kind: &'static str, name: String },
+    /// The controller did not act on a write.
+    CheckControllerManager,
+    /// A rollout did not complete in time.
+    DescribeRollout {
+        change: &'static str,
+        kind: &'static str,
+        name: String,
+    },
+    /// The controller made no revision for the current template in time.
+    RolloutStatus { workload: String },
+    /// `--git` needs a commit for the revision, which only `--path` can find.
+    PassPathForGit,
+    /// A pruned revision can be restored from the manifest at its commit.
+    PassPathToRestore,
+    /// git refused the commit after the cluster changed.
+    CommitByHand {
+        revision: u64,
+        path: String,
+        /// True when git stopped the commit (a hook): the new content is in the work tree.
+        stopped: bool,
+    },
+    /// Argo CD or Flux manages the workload: the change belongs in git.
+    RevertInGit { tool: &'static str },
+    /// A Helm release manages the workload.
+    HelmRollback { release: String, namespace: String },
+    /// The ambiguous instance label: Argo CD may manage it.
+    MaybeArgo { change: &'static str },
+    /// A refusal that `--force` overrides, for a change (`revert`, `apply`) in the cluster.
+    OrForce {
+        route: Box<Hint>,
+        change: &'static str,
+    },
+}
+
+impl fmt::Display for Hint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Hint::ListObjects { kind, namespace } => write!(
+                f,
+                "list them with `kubectl get {kind} -n {namespace}`, or pass -n/--namespace"
+            ),
+            Hint::CheckCluster => write!(
+                f,
+                "check that the cluster runs and that --kubeconfig/--context point at it"
+            ),
+            Hint::SetKubeconfig => write!(f, "set KUBECONFIG or pass --kubeconfig, as for kubectl"),
+            Hint::PassContext => write!(f, "pass --context, or --cluster and --user"),
+            Hint::AskForRole { verb, resource } => write!(
+                f,
+                "ask your cluster admin for a Role that grants {verb} on {resource}"
+            ),
+            Hint::RefreshCredentials => write!(f, "refresh them in your kubeconfig"),
+            Hint::PassRepo => write!(f, "pass the repository with --repo DIR"),
+            Hint::OncePerWorkload { command } => {
+                write!(f, "run `kubectl gitrollout {command}` once per workload")
+            }
+            Hint::CheckHistory { workload } => {
+                write!(f, "check with `kubectl gitrollout history {workload}`")
+            }
+            Hint::SeeHistoryThenRetry { workload } => write!(
+                f,
+                "see what happened with `kubectl gitrollout history {workload}`, then try again \
+                 if needed"
+            ),
+            Hint::FindWhoChanges { kind, name } => write!(
+                f,
+                "find out who with `kubectl get {kind} {name} -o yaml --show-managed-fields`, \
+                 then try again"
+            ),
+            Hint::CheckControllerManager => write!(f, "check that kube-controller-manager runs"),
+            Hint::DescribeRollout { change, kind, name } => write!(
+                f,
+                "the {change} is in place; see what holds it up with `kubectl describe {kind} \
+                 {name}`"
+            ),
+            Hint::RolloutStatus { workload } => write!(
+                f,
+                "see what holds it up with `kubectl rollout status {workload}`"
+            ),
+            Hint::PassPathForGit => write!(
+                f,
+                "pass the manifest with --path so revisions are matched to its commits, or \
+                 revert without --git"
+            ),
+            Hint::PassPathToRestore => write!(
+                f,
+                "pass the manifest with --path to restore its pod template from that commit"
+            ),
+            Hint::CommitByHand {
+                revision,
+                path,
+                stopped: true,
+            } => write!(
+                f,
+                "the cluster runs revision {revision}; {path} holds its content uncommitted, \
+                 nothing staged: fix what stopped the commit (often a hook), then `git commit \
+                 {path}`"
+            ),
+            Hint::CommitByHand {
+                revision,
+                path,
+                stopped: false,
+            } => write!(
+                f,
+                "the cluster runs revision {revision}; the repository is as it was: commit \
+                 {path} yourself"
+            ),
+            Hint::RevertInGit { tool } => {
+                write!(f, "revert the change in git and let {tool} sync it")
+            }
+            Hint::HelmRollback { release, namespace } => write!(
+                f,
+                "see the release's revisions with `helm history {release} -n {namespace}` and \
+                 roll back with `helm rollback {release} REVISION -n {namespace}`"
+            ),
+            Hint::MaybeArgo { change } => write!(
+                f,
+                "if Argo CD manages it, it will undo this {change}: {change} in git instead"
+            ),
+            Hint::OrForce { route, change } => {
+                write!(
+                    f,
+                    "{route}, or pass --force to {change} in the cluster anyway"
+                )
+            }
+        }
+    }
+}
+
+/// An error of the binary with its next step: the message says what went wrong, the hint what
+/// to do, and `main` prints the hint under the error.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Hinted {
+    pub message: String,
+    pub hint: Hint,
+}
+
+/// An error that says `message`, with `hint` as its next step.
+pub fn hinted(message: impl fmt::Display, hint: Hint) -> anyhow::Error {
+    anyhow::Error::new(Hinted {
+        message: message.to_string(),
+        hint,
+    })
+}
+
+/// The hint for an error: the one carried beside it, or the one for a library error.
 pub fn hint(err: &anyhow::Error) -> Option<String> {
-    if let Some(git) = err.chain().find_map(|e| e.downcast_ref::<GitError>()) {
-        return git_hint(git).map(str::to_owned);
+    for cause in err.chain() {
+        if let Some(hinted) = cause.downcast_ref::<Hinted>() {
+            return Some(hinted.hint.to_string());
+        }
+        if let Some(usage) = cause.downcast_ref::<crate::UsageError>() {
+            return usage.hint.as_ref().map(Hint::to_string);
+        }
+        if let Some(git) = cause.downcast_ref::<GitError>() {
+            return git_hint(git).map(str::to_owned);
+        }
+        if let Some(inverse) = cause.downcast_ref::<InverseError>() {
+            return inverse_hint(inverse);
+        }
+        if let Some(revert) = cause.downcast_ref::<RevertError>() {
+            return revert_hint(revert);
+        }
     }
-    if let Some(inverse) = err.chain().find_map(|e| e.downcast_ref::<InverseError>()) {
-        return inverse_hint(inverse);
-    }
-    let revert = err.chain().find_map(|e| e.downcast_ref::<RevertError>())?;
-    match revert {
+    None
+}
+
+/// What to do about a refused revert.
+fn revert_hint(err: &RevertError) -> Option<String> {
+    match err {
         RevertError::Paused { workload } => Some(format!(
             "resume it first with `kubectl rollout resume {workload}`"
         )),
@@ -109,5 +301,31 @@ mod tests {
             )
         );
         assert_eq!(hint(&anyhow::anyhow!("something else")), None);
+    }
+
+    #[test]
+    fn a_hint_carried_beside_an_error_is_found_under_its_context() {
+        let err = hinted(
+            "the revert was not applied",
+            Hint::CheckHistory {
+                workload: "deployment/a".into(),
+            },
+        )
+        .context("reverting");
+        assert_eq!(
+            hint(&err).as_deref(),
+            Some("check with `kubectl gitrollout history deployment/a`")
+        );
+        // The message never carries the hint itself.
+        assert!(!format!("{err:#}").contains("hint"), "{err:#}");
+        let forced = Hint::OrForce {
+            route: Box::new(Hint::RevertInGit { tool: "Flux" }),
+            change: "revert",
+        };
+        assert_eq!(
+            forced.to_string(),
+            "revert the change in git and let Flux sync it, or pass --force to revert in the \
+             cluster anyway"
+        );
     }
 }

@@ -11,6 +11,8 @@ use clap::Args;
 use kube::config::{AuthInfo, Cluster, KubeConfigOptions, Kubeconfig};
 use secrecy::SecretString;
 
+use crate::hints::{Hint, hinted};
+
 /// The flags, spelled as kubectl spells them.
 #[derive(Debug, Default, Args)]
 #[command(next_help_heading = "Global options")]
@@ -89,8 +91,8 @@ impl IdentityArgs {
     /// names, as kubectl's overrides do.
     pub fn apply(&self, kubeconfig: &mut Kubeconfig, options: &KubeConfigOptions) -> Result<()> {
         if self.as_user.is_none() && (!self.as_group.is_empty() || self.as_uid.is_some()) {
-            bail!(crate::UsageError(
-                "--as-group and --as-uid need --as USER, as for kubectl".into()
+            bail!(crate::UsageError::new(
+                "--as-group and --as-uid need --as USER, as for kubectl"
             ));
         }
         if !self.overrides_entries() {
@@ -114,10 +116,10 @@ impl IdentityArgs {
             .clone()
             .or_else(|| context.as_ref().and_then(|c| c.user.clone()));
         let (Some(cluster_name), Some(user_name)) = (cluster_name, user_name) else {
-            bail!(
-                "the kubeconfig names no context to apply the connection flags to\nhint: pass \
-                 --context, or --cluster and --user"
-            );
+            return Err(hinted(
+                "the kubeconfig names no context to apply the connection flags to",
+                Hint::PassContext,
+            ));
         };
         if let Some(named) = kubeconfig
             .clusters

@@ -7,11 +7,18 @@ use std::io::{self, Write};
 
 use jiff::Timestamp;
 use rollout_core::change::summary;
-use rollout_core::{Change, Container, History, Revision, TemplateDiff, diff_templates, human_age};
+use rollout_core::{
+    Change, Conflict, Container, History, Restored, Revision, TemplateDiff, diff_templates,
+    human_age,
+};
 use rollout_git::MappedCommit;
 use serde::Serialize;
 use serde_json::Value;
 use tabwriter::TabWriter;
+
+use crate::commands::record::RecordOutcome;
+use crate::commands::revert::{GitOutcome, RevertOutcome};
+use crate::ui::Ui;
 
 /// The commit of each revision that has one, by revision number.
 pub type Commits = BTreeMap<u64, MappedCommit>;
@@ -371,6 +378,65 @@ pub fn unified(out: &mut dyn Write, diff: &TemplateDiff, color: bool) -> io::Res
     Ok(())
 }
 
+/// What a revert did: `deployment.apps/team-app reverted to revision 2 as revision 4`, then what
+/// the pod template came from when its revision was pruned, and what `--git` committed.
+pub fn revert_outcome(out: &mut dyn Write, outcome: &RevertOutcome) -> io::Result<()> {
+    let reverted = match &outcome.target {
+        Restored::Change(_) => outcome.target.to_string(),
+        target => format!("to {target}"),
+    };
+    writeln!(
+        out,
+        "{} reverted {reverted} as revision {}",
+        outcome.workload, outcome.revision
+    )?;
+    if let (Restored::Commit(sha), Some(path)) = (&outcome.target, &outcome.manifest) {
+        let short = &sha[..7.min(sha.len())];
+        writeln!(
+            out,
+            "its revision was pruned: the pod template comes from {path} at {short}"
+        )?;
+    }
+    match &outcome.git {
+        Some(GitOutcome::Committed { short, subject }) => {
+            writeln!(out, "committed {short} {}", escape(subject))
+        }
+        Some(GitOutcome::Unchanged { path, short }) => {
+            writeln!(out, "{path} already matches commit {short}: no commit")
+        }
+        None => Ok(()),
+    }
+}
+
+/// What `record` did: `deployment.apps/team-app revision 3 recorded as commit 0123456 (subject)`.
+pub fn record_outcome(out: &mut dyn Write, outcome: &RecordOutcome) -> io::Result<()> {
+    writeln!(
+        out,
+        "{} revision {} recorded as commit {} ({})",
+        outcome.workload,
+        outcome.revision,
+        outcome.short,
+        escape(&outcome.subject)
+    )
+}
+
+/// The fields of a change that cannot be reverted, each with its three values, as notes before
+/// the error that says so.
+pub fn conflicts(ui: &mut Ui<'_>, before: u64, at: u64, conflicts: &[Conflict]) -> io::Result<()> {
+    let value = |v: &Option<Value>| v.as_ref().map_or("(absent)".to_owned(), Value::to_string);
+    for conflict in conflicts {
+        ui.note(format_args!(
+            "conflict: {}\n  before: {} (revision {before})\n  at:     {} (revision {at})\n  live:   \
+             {}",
+            conflict.path,
+            escape(&value(&conflict.before)),
+            escape(&value(&conflict.at)),
+            escape(&value(&conflict.live))
+        ))?;
+    }
+    Ok(())
+}
+
 /// `4`, `4 (was 2)` for a revision the controller renumbered, `5 (revert of 3)` for one made by
 /// `revert`, `6 (revert of change 4)` for one made by `revert --change`.
 fn number_with_origin(history: &History, revision: &Revision) -> String {
@@ -444,8 +510,9 @@ fn short_image(image: &str) -> String {
     let name = name.rsplit('/').next().unwrap_or(name);
     match digest {
         Some(digest) => {
+            // The API server does not check image syntax: cut by characters, not bytes.
             let (algorithm, hex) = digest.split_once(':').unwrap_or(("", digest));
-            let hex = &hex[..hex.len().min(12)];
+            let hex: String = hex.chars().take(12).collect();
             format!("{name}@{algorithm}:{hex}")
         }
         None => name.to_owned(),
@@ -474,6 +541,9 @@ mod tests {
                 "ghcr.io/org/app@sha256:0123456789abcdef0123456789abcdef",
                 "app@sha256:0123456789ab",
             ),
+            // Not a digest the registry would take, but the API server keeps it.
+            ("app@sha256:01234567890é12345", "app@sha256:01234567890é"),
+            ("app@ééééééééééééé", "app@:éééééééééééé"),
         ] {
             assert_eq!(short_image(image), short, "{image}");
         }

@@ -60,17 +60,16 @@ pub fn parse(
     all_namespaces: bool,
 ) -> Result<(Targets, Vec<RevisionSpec>), UsageError> {
     let Some(first) = words.first() else {
-        return Err(UsageError(
-            "name the workload as TYPE/NAME or TYPE NAME, e.g. deployment/team-app".into(),
+        return Err(UsageError::new(
+            "name the workload as TYPE/NAME or TYPE NAME, e.g. deployment/team-app",
         ));
     };
     let selecting = selector.is_some() || all_namespaces;
     let (targets, rest) = if first.contains('/') {
         if selecting {
-            return Err(UsageError(
+            return Err(UsageError::new(
                 "-l/--selector and -A/--all-namespaces select workloads of a TYPE: give the TYPE \
-                 alone, e.g. `deploy -l app=web`, not TYPE/NAME"
-                    .into(),
+                 alone, e.g. `deploy -l app=web`, not TYPE/NAME",
             ));
         }
         let named = words.iter().take_while(|w| w.contains('/'));
@@ -80,7 +79,9 @@ pub fn parse(
         let rest = &words[named.len()..];
         (Targets::Named(named), rest)
     } else if selecting {
-        let kind: WorkloadKind = first.parse().map_err(|e| UsageError(format!("{e}")))?;
+        let kind: WorkloadKind = first
+            .parse()
+            .map_err(|e: rollout_core::UnknownKind| UsageError::new(e.to_string()))?;
         let selected = Targets::Selected {
             kind,
             selector: selector.map(str::to_owned),
@@ -122,9 +123,9 @@ fn revisions(rest: &[String], max: usize) -> Result<Vec<RevisionSpec>, UsageErro
                 .trim_start_matches('-')
                 .starts_with(|c: char| c.is_ascii_digit());
             match numeric || max > 0 {
-                true => parse_revision(w).map_err(UsageError),
+                true => parse_revision(w).map_err(UsageError::new),
                 false => w.parse::<RevisionSpec>().map_err(|_| {
-                    UsageError(format!(
+                    UsageError::new(format!(
                         "{w:?} is neither TYPE/NAME nor a revision; name every workload the same \
                          way (deploy/a sts/b, or deploy a b), then the revisions"
                     ))
@@ -137,7 +138,7 @@ fn revisions(rest: &[String], max: usize) -> Result<Vec<RevisionSpec>, UsageErro
             0 => "no revisions after the workloads (use --revision N)".to_owned(),
             n => format!("at most {n} revisions after the workloads, FROM and TO"),
         };
-        return Err(UsageError(format!(
+        return Err(UsageError::new(format!(
             "too many arguments: this command takes {what}"
         )));
     }
@@ -310,7 +311,7 @@ mod tests {
                     r.iter().map(ToString::to_string).collect::<Vec<_>>(),
                 )
             })
-            .map_err(|e| e.0);
+            .map_err(|e| e.message);
         match expect {
             Ok((n, r)) => {
                 let (got_n, got_r) = got.unwrap_or_else(|e| panic!("{text}: {e}"));
@@ -380,12 +381,16 @@ mod tests {
             }
         );
         let err = parse(&words("deploy/a"), 0, None, true).unwrap_err();
-        assert!(err.0.contains("give the TYPE alone"), "{}", err.0);
+        assert!(
+            err.message.contains("give the TYPE alone"),
+            "{}",
+            err.message
+        );
         let err = parse(&words("deploy a"), 0, Some("x=y"), false).unwrap_err();
         assert!(
-            err.0.contains("neither TYPE/NAME nor a revision"),
+            err.message.contains("neither TYPE/NAME nor a revision"),
             "{}",
-            err.0
+            err.message
         );
     }
 }

@@ -21,6 +21,7 @@ use serde::de::DeserializeOwned;
 
 use crate::cli::WorkloadRef;
 use crate::client::{Call, Cluster};
+use crate::hints::{Hint, hinted};
 use crate::ui::Ui;
 use crate::workload::{Owned, Workload};
 
@@ -78,7 +79,8 @@ where
                     objects.remove(&object.name_any());
                 }
                 Err(err) => match refused(err) {
-                    Some(err) => return Err(cluster.explain(call, err)),
+                    // Named by the verb the server refused: the watcher LISTs, then WATCHes.
+                    Some((verb, err)) => return Err(cluster.explain(Call { verb, ..call }, err)),
                     None => continue,
                 },
             }
@@ -96,17 +98,17 @@ where
     }
 }
 
-/// The API's own refusal inside a watch error, which retrying will not change.
-fn refused(err: watcher::Error) -> Option<kube::Error> {
-    let api_error = match err {
-        watcher::Error::InitialListFailed(e)
-        | watcher::Error::WatchStartFailed(e)
-        | watcher::Error::WatchFailed(e) => e,
+/// The API's own refusal inside a watch error, which retrying will not change, with the verb
+/// of the request the server refused.
+fn refused(err: watcher::Error) -> Option<(&'static str, kube::Error)> {
+    let (verb, api_error) = match err {
+        watcher::Error::InitialListFailed(e) => ("list", e),
+        watcher::Error::WatchStartFailed(e) | watcher::Error::WatchFailed(e) => ("watch", e),
         watcher::Error::WatchError(_) | watcher::Error::NoResourceVersion => return None,
     };
     match &api_error {
         kube::Error::Api(status) if status.is_forbidden() || status.is_not_found() => {
-            Some(api_error)
+            Some((verb, api_error))
         }
         _ => None,
     }
@@ -168,14 +170,17 @@ pub async fn workload_until<T>(
     }?;
     match watched {
         Watched::Done(Some(found)) => Ok(Watched::Done(found)),
-        Watched::Done(None) => Err(anyhow!(
-            "{} {:?} not found in namespace {:?}\nhint: list them with `kubectl get {} -n {}`, \
-             or pass -n/--namespace",
-            target.kind.singular(),
-            target.name,
-            cluster.namespace,
-            target.kind.plural(),
-            cluster.namespace
+        Watched::Done(None) => Err(hinted(
+            format_args!(
+                "{} {:?} not found in namespace {:?}",
+                target.kind.singular(),
+                target.name,
+                cluster.namespace
+            ),
+            Hint::ListObjects {
+                kind: target.kind.plural().to_owned(),
+                namespace: cluster.namespace.clone(),
+            },
         )),
         Watched::TimedOut => Ok(Watched::TimedOut),
     }
@@ -215,10 +220,12 @@ where
 }
 
 /// Waits until the rollout is complete as `kubectl rollout status` judges it, showing progress.
+/// `change` names what started it (`revert`, `apply`) for the hint after a timeout.
 pub async fn rollout(
     cluster: &Cluster,
     target: &WorkloadRef,
     limit: Duration,
+    change: &'static str,
     ui: &mut Ui<'_>,
 ) -> Result<()> {
     let name = format!("{}/{}", target.kind, target.name);
@@ -226,7 +233,7 @@ pub async fn rollout(
     let mut last: Option<RolloutProgress> = None;
     let watched = workload_until(cluster, target, limit, |workload| {
         let progress = workload.progress();
-        let line = format!("waiting for {name}: {progress}");
+        let line = format!("waiting for {name}: {}", progress.describe(target.kind));
         if line != shown {
             // A progress line that cannot be written is no reason to stop waiting.
             let _ = ui.progress(&line);
@@ -246,30 +253,49 @@ pub async fn rollout(
         }
         Watched::Done(_) => Ok(ui.note(format!("{name} successfully rolled out"))?),
         Watched::TimedOut => {
-            let progress = last.map_or("no status yet".to_owned(), |p| p.to_string());
-            Err(anyhow!(
-                "timed out after {} waiting for the rollout of {name} ({progress})\nhint: the \
-                 revert is in place; see what holds it up with `kubectl describe {} {}`",
-                humantime(limit),
-                target.kind.singular(),
-                target.name
+            let progress = last.map_or("no status yet".to_owned(), |p| p.describe(target.kind));
+            let hint = Hint::DescribeRollout {
+                change,
+                kind: target.kind.singular(),
+                name: target.name.clone(),
+            };
+            Err(hinted(
+                format_args!(
+                    "timed out after {} waiting for the rollout of {name} ({progress})",
+                    humantime(limit)
+                ),
+                hint,
             ))
         }
     }
 }
 
-/// A duration as the flags take it: `90s`, `5m`, `1h30m`.
+/// A duration as the flags take it: `90s`, `5m`, `1h30m`, `1.5s`, `250ms`.
 pub fn humantime(duration: Duration) -> String {
     let total = duration.as_secs();
     let (h, m, s) = (total / 3600, total / 60 % 60, total % 60);
+    let millis = duration.subsec_millis();
+    if total == 0 {
+        return format!("{millis}ms");
+    }
     let mut text = String::new();
-    for (value, unit) in [(h, "h"), (m, "m"), (s, "s")] {
+    for (value, unit) in [(h, "h"), (m, "m")] {
         if value > 0 {
             text += &format!("{value}{unit}");
         }
     }
-    if text.is_empty() {
-        text = format!("{}ms", duration.as_millis());
+    match (s, millis) {
+        (0, 0) => {}
+        (s, 0) => text += &format!("{s}s"),
+        (s, ms) => {
+            text += format!("{s}.{ms:03}")
+                .trim_end_matches('0')
+                .to_owned()
+                .as_str()
+        }
+    }
+    if millis > 0 {
+        text += "s";
     }
     text
 }
@@ -284,6 +310,8 @@ mod tests {
         assert_eq!(humantime(Duration::from_secs(300)), "5m");
         assert_eq!(humantime(Duration::from_secs(5400)), "1h30m");
         assert_eq!(humantime(Duration::from_millis(250)), "250ms");
+        assert_eq!(humantime(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(humantime(Duration::from_millis(60_250)), "1m0.25s");
     }
 
     #[tokio::test]

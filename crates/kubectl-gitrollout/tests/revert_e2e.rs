@@ -1,20 +1,17 @@
 //! `revert` end to end on the real control plane: history stays append-only.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::common::{gitrollout, revisions_of, run_json, stderr, stdout};
-use clap::Parser;
 use gitrollout_tests::output::{changed_lines, failure};
+use gitrollout_tests::proxy::{FaultProxy, Meddler};
 use gitrollout_tests::{
     TestNamespace, deployment_complete, play_daemonset_story, play_deployment_story,
     play_statefulset_story, workload,
 };
-use jiff::Timestamp;
+use http::Method;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use kube::api::{ListParams, Patch, PatchParams};
-use kubectl_gitrollout::cli::Cli;
-use kubectl_gitrollout::ui::Ui;
+use kube::api::ListParams;
 use serde_json::{Value, json};
 
 /// (revision, image, revertOf) of every revision, ascending.
@@ -160,55 +157,44 @@ async fn snapshot(ns: &TestNamespace) -> (String, Vec<(String, String)>) {
     (deployment.metadata.resource_version.unwrap(), sets)
 }
 
-/// Runs `revert` through the library, with `change` made between each read and write.
+/// Runs `revert deploy/team-app` through a proxy that makes `change(n)` to the Deployment just
+/// before the `n`th PATCH reaches the server; returns the run and how many PATCHes it sent.
 async fn revert_racing(
     ns: &TestNamespace,
     change: impl Fn(usize) -> Option<Value> + Send + Sync + 'static,
-) -> (anyhow::Result<()>, usize) {
-    let kubeconfig = ns.kubeconfig.display().to_string();
-    let args = [
-        "kubectl-gitrollout",
-        "--kubeconfig",
-        &kubeconfig,
-        "-n",
-        &ns.name,
-    ];
-    let cli = Cli::try_parse_from(args.into_iter().chain(["revert", "deploy/team-app"])).unwrap();
-    let calls = Arc::new(AtomicUsize::new(0));
-    let api = ns.api::<Deployment>();
-    let change = Arc::new(change);
-    let counter = calls.clone();
-    let mut hook = move || {
-        let call = counter.fetch_add(1, Ordering::SeqCst);
-        let (api, patch) = (api.clone(), change(call));
-        Box::pin(async move {
-            if let Some(patch) = patch {
-                let params = PatchParams::default();
-                api.patch("team-app", &params, &Patch::Merge(patch))
-                    .await
-                    .unwrap();
-            }
-        }) as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>
+) -> (assert_cmd::assert::Assert, usize) {
+    let meddler = Meddler {
+        method: Method::PATCH,
+        change: Arc::new(change),
     };
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let mut ui = Ui::new(&mut out, &mut err, Timestamp::now());
-    let result = kubectl_gitrollout::run_with(cli, &mut ui, &mut hook).await;
-    (result, calls.load(Ordering::SeqCst))
+    let proxy = FaultProxy::meddling(ns.client.clone(), meddler)
+        .await
+        .unwrap();
+    let run = gitrollout(ns)
+        .env("KUBECONFIG", &proxy.kubeconfig)
+        .args(["revert", "deploy/team-app"])
+        .assert();
+    let patches = proxy
+        .requests()
+        .iter()
+        .filter(|r| r.trim_start_matches('!').starts_with("PATCH "))
+        .count();
+    (run, patches)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_concurrent_change_is_never_overwritten() {
     let ns = TestNamespace::new("revert-race").await;
     play_deployment_story(&ns);
 
     // Someone scales the Deployment between our read and our write: the write is refused, we
     // read again, and the revert goes through on top of their change.
-    let (result, calls) = revert_racing(&ns, |call| {
+    let (run, patches) = revert_racing(&ns, |call| {
         (call == 0).then(|| json!({"spec": {"replicas": 4}}))
     })
     .await;
-    result.unwrap();
-    assert!(calls >= 2, "{calls}");
+    run.success();
+    assert_eq!(patches, 2);
     let deployment = ns.wait_rollout("team-app", deployment_complete(4)).await;
     let spec = deployment.spec.unwrap();
     assert_eq!(spec.replicas, Some(4));
@@ -217,18 +203,24 @@ async fn a_concurrent_change_is_never_overwritten() {
         Some("nginx:1.17")
     );
 
-    // Someone who keeps changing it wins: we give up and write nothing.
-    let (result, calls) =
+    // Someone who keeps changing it wins: we give up and write nothing, and say which limit
+    // gave up.
+    let (run, patches) =
         revert_racing(&ns, |call| Some(json!({"spec": {"replicas": 5 + call}}))).await;
-    let err = format!("{:#}", result.unwrap_err());
+    let err = stderr(&run.code(1));
     assert!(
-        err.starts_with(
-            "deployment.apps/team-app kept changing while reverting (3 attempts): someone else \
-             is changing it"
-        ),
+        err.starts_with("deployment.apps/team-app changed while reverting; planning again\n")
+            && err.contains(
+                "\nerror: deployment.apps/team-app kept changing while reverting (its spec \
+                 changed 3 times): someone else is changing it"
+            ),
         "{err}"
     );
-    assert_eq!(calls, 3);
+    assert!(
+        err.contains("hint: find out who with `kubectl get deployment team-app -o yaml"),
+        "{err}"
+    );
+    assert_eq!(patches, 3);
     let deployment = ns.api::<Deployment>().get("team-app").await.unwrap();
     assert_eq!(deployment.spec.as_ref().unwrap().replicas, Some(7));
     let image = deployment.spec.unwrap().template.spec.unwrap().containers[0]

@@ -28,7 +28,7 @@ pub use history::{
     Container, Current, Found, History, HistoryError, HistoryWarning, Listed, Revision, Unnumbered,
 };
 pub use kind::{UnknownKind, WorkloadKind};
-pub use retry::{ConflictRetry, Retry};
+pub use retry::{ConflictRetry, Limit, Retry};
 pub use revert::{
     Restored, RevertError, RevertPlan, RevertRequest, RevertTo, made_by, plan_revert,
 };

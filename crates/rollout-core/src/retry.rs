@@ -12,8 +12,26 @@ pub enum Retry {
     Plan,
     /// Plan again: someone else changed the spec since the last read.
     Replan,
-    /// Stop: the spec kept changing, or the object never settled.
-    GiveUp,
+    /// Stop: the spec kept changing, or the object never settled; says which limit was hit.
+    GiveUp(Limit),
+}
+
+/// The limit that made a write give up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// Someone else changed the spec this many times.
+    SpecChanges(usize),
+    /// The object was read this many times without the write going through.
+    Reads(usize),
+}
+
+impl std::fmt::Display for Limit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Limit::SpecChanges(n) => write!(f, "its spec changed {n} times"),
+            Limit::Reads(n) => write!(f, "{n} reads, each outdated before the write"),
+        }
+    }
 }
 
 /// Counts reads and spec changes across the attempts of one write.
@@ -43,7 +61,7 @@ impl ConflictRetry {
     pub fn observe(&mut self, generation: Option<i64>) -> Retry {
         self.reads += 1;
         if self.reads > self.max_reads {
-            return Retry::GiveUp;
+            return Retry::GiveUp(Limit::Reads(self.max_reads));
         }
         let changed = self.last_generation.is_some_and(|g| g != generation);
         self.last_generation = Some(generation);
@@ -52,7 +70,7 @@ impl ConflictRetry {
         }
         self.spec_changes += 1;
         if self.spec_changes >= self.attempts {
-            Retry::GiveUp
+            Retry::GiveUp(Limit::SpecChanges(self.spec_changes))
         } else {
             Retry::Replan
         }
@@ -82,7 +100,7 @@ mod tests {
         use Retry::*;
         assert_eq!(
             decisions(&[4, 5, 5, 6, 7]),
-            [Plan, Replan, Plan, Replan, GiveUp]
+            [Plan, Replan, Plan, Replan, GiveUp(Limit::SpecChanges(3))]
         );
     }
 
@@ -91,6 +109,6 @@ mod tests {
         let mut retry = ConflictRetry::new(3, 2);
         assert_eq!(retry.observe(Some(1)), Retry::Plan);
         assert_eq!(retry.observe(Some(1)), Retry::Plan);
-        assert_eq!(retry.observe(Some(1)), Retry::GiveUp);
+        assert_eq!(retry.observe(Some(1)), Retry::GiveUp(Limit::Reads(2)));
     }
 }

@@ -1,8 +1,6 @@
 //! Whether a rollout is complete, judged as `kubectl rollout status` judges it
 //! (`k8s.io/kubectl/pkg/polymorphichelpers/rollout_status.go`).
 
-use std::fmt;
-
 use crate::kind::WorkloadKind;
 
 /// The counts a rollout is judged by, read from a workload's spec and status.
@@ -80,23 +78,54 @@ fn verdict(done: bool) -> RolloutStatus {
     }
 }
 
-/// `3/10 updated, 2/10 ready, 2/10 available`.
-impl fmt::Display for RolloutProgress {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl RolloutProgress {
+    /// What the rollout waits for, worded as `kubectl rollout status` words it: the pods of the
+    /// new revision only, so a surge's old pods are never counted as progress (`3 of 10
+    /// updated replicas are available`, never `13/10 ready`).
+    pub fn describe(&self, kind: WorkloadKind) -> String {
         if self.observed_generation < self.generation {
-            return write!(f, "the controller has not seen the change yet");
+            return "the controller has not seen the change yet".to_owned();
         }
-        let d = self.desired;
-        write!(
-            f,
-            "{}/{d} updated, {}/{d} ready, {}/{d} available",
-            self.updated, self.ready, self.available
-        )?;
-        if self.total > self.updated && self.updated >= d {
-            write!(f, ", {} old pods terminating", self.total - self.updated)?;
+        let (desired, updated) = (self.desired, self.updated);
+        match kind {
+            WorkloadKind::Deployment if updated < desired => {
+                format!("{updated} out of {desired} new replicas have been updated")
+            }
+            WorkloadKind::Deployment if self.total > updated => {
+                let old = self.total - updated;
+                format!(
+                    "{old} old {} pending termination",
+                    plural(old, "replica is", "replicas are")
+                )
+            }
+            WorkloadKind::Deployment => {
+                format!(
+                    "{} of {updated} updated replicas are available",
+                    self.available
+                )
+            }
+            WorkloadKind::StatefulSet if self.ready < desired => {
+                let waiting = desired - self.ready;
+                format!(
+                    "waiting for {waiting} {} to be ready",
+                    plural(waiting, "pod", "pods")
+                )
+            }
+            WorkloadKind::StatefulSet => {
+                format!("{updated} of {desired} pods are at the update revision")
+            }
+            WorkloadKind::DaemonSet if updated < desired => {
+                format!("{updated} out of {desired} new pods have been updated")
+            }
+            WorkloadKind::DaemonSet => {
+                format!("{} of {desired} updated pods are available", self.available)
+            }
         }
-        Ok(())
     }
+}
+
+fn plural(n: i32, one: &'static str, many: &'static str) -> &'static str {
+    if n == 1 { one } else { many }
 }
 
 #[cfg(test)]
@@ -131,8 +160,8 @@ mod tests {
         };
         assert_eq!(old_pods.status(Deployment), Waiting);
         assert_eq!(
-            old_pods.to_string(),
-            "10/10 updated, 10/10 ready, 10/10 available, 3 old pods terminating"
+            old_pods.describe(Deployment),
+            "3 old replicas are pending termination"
         );
         let unobserved = RolloutProgress {
             observed_generation: 1,
@@ -166,10 +195,52 @@ mod tests {
     }
 
     #[test]
-    fn shows_progress_against_desired() {
+    fn progress_counts_the_new_revision_only_as_kubectl_does() {
+        // The surge of `cargo xtask demo`: 10 old pods and 3 new ones, all ready.
+        let surge = RolloutProgress {
+            total: 13,
+            ready: 13,
+            ..progress(10, 3, 13, 13)
+        };
         assert_eq!(
-            progress(10, 3, 2, 1).to_string(),
-            "3/10 updated, 2/10 ready, 1/10 available"
+            surge.describe(Deployment),
+            "3 out of 10 new replicas have been updated"
+        );
+        assert_eq!(
+            progress(10, 10, 10, 3).describe(Deployment),
+            "3 of 10 updated replicas are available"
+        );
+        let one_old = RolloutProgress {
+            total: 11,
+            ..progress(10, 10, 10, 10)
+        };
+        assert_eq!(
+            one_old.describe(Deployment),
+            "1 old replica is pending termination"
+        );
+        assert_eq!(
+            progress(3, 3, 1, 1).describe(StatefulSet),
+            "waiting for 2 pods to be ready"
+        );
+        assert_eq!(
+            progress(3, 1, 3, 3).describe(StatefulSet),
+            "1 of 3 pods are at the update revision"
+        );
+        assert_eq!(
+            progress(2, 1, 1, 1).describe(DaemonSet),
+            "1 out of 2 new pods have been updated"
+        );
+        assert_eq!(
+            progress(2, 2, 2, 1).describe(DaemonSet),
+            "1 of 2 updated pods are available"
+        );
+        let unobserved = RolloutProgress {
+            observed_generation: 1,
+            ..progress(1, 1, 1, 1)
+        };
+        assert_eq!(
+            unobserved.describe(Deployment),
+            "the controller has not seen the change yet"
         );
     }
 }

@@ -44,8 +44,8 @@ pub async fn run(global: &Global, args: HistoryArgs, ui: &mut Ui<'_>) -> Result<
     let selector = args.select.selector.as_deref();
     let (targets, _) = targets::parse(&args.workload, 0, selector, args.all_namespaces)?;
     if !targets.is_one() && args.revision.is_some() {
-        return Err(UsageError(
-            "--revision shows one revision of one workload: name a single workload".into(),
+        return Err(UsageError::new(
+            "--revision shows one revision of one workload: name a single workload",
         )
         .into());
     }

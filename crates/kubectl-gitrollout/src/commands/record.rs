@@ -8,16 +8,17 @@ use anyhow::{Result, anyhow};
 use clap::Args;
 use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment, ReplicaSet};
 use kube::api::{Patch, PatchParams};
-use rollout_core::{Revision, template};
+use rollout_core::Revision;
 use rollout_git::RECORDED_COMMIT;
 use serde_json::json;
 
-use crate::cli::{Global, RepoArgs, WorkloadRef, one_workload, parse_timeout};
+use crate::cli::{Global, RepoArgs, one_workload, parse_timeout};
 use crate::client::{self, Call, Cluster};
 use crate::git::GitContext;
+use crate::render;
 use crate::ui::Ui;
-use crate::wait::{self, Watched};
 use crate::workload::{CHANGE_CAUSE, Workload};
+use crate::write::{self, Landed};
 
 #[derive(Debug, Args)]
 pub struct RecordArgs {
@@ -37,43 +38,55 @@ pub struct RecordArgs {
     pub repo: RepoArgs,
 }
 
+/// What `record` did: rendered by [`render::record_outcome`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordOutcome {
+    /// `deployment.apps/team-app`.
+    pub workload: String,
+    pub revision: u64,
+    pub short: String,
+    pub subject: String,
+}
+
 pub async fn run(global: &Global, args: RecordArgs, ui: &mut Ui<'_>) -> Result<()> {
     let target = one_workload(&args.workload, "record")?;
     let git = GitContext::open(args.repo.repo.as_ref(), None)?;
     let commit = git.resolve(&args.commit)?;
     let cluster = client::connect(global).await?;
-    let (workload, revision) = current_revision(&cluster, &target, args.timeout).await?;
+    let (workload, revision) = write::current_revision(&cluster, &target, args.timeout).await?;
     let cause = args
         .message
         .clone()
         .unwrap_or_else(|| format!("{} ({})", commit.subject, commit.short()));
 
     let writes = plan(&workload, &revision, &commit.sha, cause);
+    execute(&cluster, &writes).await?;
+    let outcome = RecordOutcome {
+        workload: target.to_string(),
+        revision: revision.number,
+        short: commit.short().to_owned(),
+        subject: commit.subject.clone(),
+    };
+    render::record_outcome(ui.out(), &outcome)?;
+    Ok(())
+}
 
-    // Execute: all or nothing. With two writes, the server first judges both without keeping
-    // them (a dry run checks RBAC and admission), so a refusal leaves nothing half-done.
+/// All or nothing: with two writes, the server first judges both without keeping them (a dry
+/// run checks RBAC and admission), so a refusal leaves nothing half-done.
+async fn execute(cluster: &Cluster, writes: &[Write]) -> Result<()> {
     if writes.len() > 1 {
-        for write in &writes {
+        for write in writes {
             write
-                .send(&cluster, true)
+                .send(cluster, true)
                 .await
-                .map_err(|e| refused(&cluster, write, e))?;
+                .map_err(|e| refused(cluster, write, e))?;
         }
     }
     for (done, write) in writes.iter().enumerate() {
-        if let Err(err) = write.send(&cluster, false).await {
-            return Err(failed(&cluster, &writes[..done], write, err).await);
+        if let Err(err) = write.send(cluster, false).await {
+            return Err(failed(cluster, &writes[..done], write, err).await);
         }
     }
-    writeln!(
-        ui.out(),
-        "{}/{} revision {} recorded as commit {} ({})",
-        target.kind,
-        target.name,
-        revision.number,
-        commit.short(),
-        commit.subject
-    )?;
     Ok(())
 }
 
@@ -172,35 +185,26 @@ impl Write {
         }
     }
 
-    /// Whether the object carries the annotations now, read with backoff after a lost answer;
-    /// `None` when the cluster does not answer.
-    async fn landed(&self, cluster: &Cluster) -> Option<bool> {
-        let mut delay = Duration::from_millis(500);
-        for _ in 0..5 {
-            tokio::time::sleep(delay).await;
-            delay *= 2;
+    /// Whether the object carries the annotations now, read again after a lost answer.
+    async fn landed(&self, cluster: &Cluster) -> Landed {
+        write::find_out(|| async {
             let meta = match self.object {
-                Object::ReplicaSet => cluster
-                    .api::<ReplicaSet>()
-                    .get(&self.name)
-                    .await
-                    .map(|o| o.metadata),
-                Object::ControllerRevision => cluster
-                    .api::<ControllerRevision>()
-                    .get(&self.name)
-                    .await
-                    .map(|o| o.metadata),
-                Object::Deployment => cluster
-                    .api::<Deployment>()
-                    .get(&self.name)
-                    .await
-                    .map(|o| o.metadata),
+                Object::ReplicaSet => cluster.api::<ReplicaSet>().get(&self.name).await?.metadata,
+                Object::ControllerRevision => {
+                    let api = cluster.api::<ControllerRevision>();
+                    api.get(&self.name).await?.metadata
+                }
+                Object::Deployment => cluster.api::<Deployment>().get(&self.name).await?.metadata,
             };
-            let Ok(meta) = meta else { continue };
             let have = meta.annotations.unwrap_or_default();
-            return Some(self.annotations.iter().all(|(k, v)| have.get(k) == Some(v)));
-        }
-        None
+            let all = self.annotations.iter().all(|(k, v)| have.get(k) == Some(v));
+            Ok(if all {
+                Landed::Applied
+            } else {
+                Landed::NotApplied
+            })
+        })
+        .await
     }
 }
 
@@ -230,9 +234,9 @@ async fn failed(
         return anyhow!("{message:#} ({before})");
     }
     let outcome = match write.landed(cluster).await {
-        Some(true) => format!("{} was written", write.describe()),
-        Some(false) => format!("{} was not written", write.describe()),
-        None => format!("it is not known whether {} was written", write.describe()),
+        Landed::Applied | Landed::Recorded(_) => format!("{} was written", write.describe()),
+        Landed::NotApplied => format!("{} was not written", write.describe()),
+        Landed::Unknown => format!("it is not known whether {} was written", write.describe()),
     };
     anyhow!(
         "lost the answer of the Kubernetes API at {} to the write of {} ({}): {outcome}; {before}",
@@ -240,44 +244,4 @@ async fn failed(
         write.describe(),
         client::error_chain(&err)
     )
-}
-
-/// Waits, watching, until the controller has seen the workload's spec and made the revision for
-/// its current pod template.
-async fn current_revision(
-    cluster: &Cluster,
-    target: &WorkloadRef,
-    timeout: Duration,
-) -> Result<(Workload, Revision)> {
-    let timed_out = || {
-        let name = format!("{}/{}", target.kind, target.name);
-        anyhow!(
-            "the controller has not made a revision for the current pod template of {name} \
-             within {}\nhint: see what holds it up with `kubectl rollout status {name}`",
-            wait::humantime(timeout)
-        )
-    };
-    let work = async {
-        let observed = wait::workload_until(cluster, target, Duration::ZERO, |workload| {
-            let progress = workload.progress();
-            (progress.observed_generation >= progress.generation).then(|| workload.clone())
-        });
-        let Watched::Done(workload) = observed.await? else {
-            return Err(timed_out());
-        };
-        let live = workload.template_value();
-        let made = wait::history_until(cluster, &workload, Duration::ZERO, |history| {
-            let current = history.current().ok();
-            current
-                .filter(|r| template::same_content(&r.template, &live))
-                .cloned()
-        });
-        match made.await? {
-            Watched::Done(revision) => Ok((workload, revision)),
-            Watched::TimedOut => Err(timed_out()),
-        }
-    };
-    wait::bounded(timeout, work)
-        .await
-        .unwrap_or_else(|| Err(timed_out()))
 }
