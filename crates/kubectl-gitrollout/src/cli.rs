@@ -325,41 +325,81 @@ pub fn one_workload(args: &[String], command: &'static str) -> Result<WorkloadRe
 /// into, holds at most 2^63 - 1 nanoseconds (about 292 years).
 const MAX_DURATION: Duration = Duration::from_nanos(i64::MAX as u64);
 
-/// A duration as kubectl's `--request-timeout` takes it: a bare number of seconds, or a number
-/// with a unit (`ms`, `s`, `m`, `h`), or several (`1m30s`). `0` means no limit. One too long for
-/// kubectl is refused, never wrapped.
+/// A duration as kubectl's `--request-timeout` takes it: a bare number of seconds, or what Go's
+/// `time.ParseDuration` reads, numbers (fractions too) with units, one or several: `30s`,
+/// `1.5s`, `500ms`, `1m30s`, `.5h`, `100us`. `0` means no limit. One too long for kubectl is
+/// refused, never wrapped.
 pub fn parse_timeout(s: &str) -> Result<Duration, String> {
-    let bad = || format!("{s:?} is not a duration: use e.g. 30s, 2m or 1h (0 for no limit)");
+    let bad = || format!("{s:?} is not a duration: use e.g. 30s, 1.5s, 2m or 1h (0 for no limit)");
     let too_long = || format!("{s:?} is too long a duration: the most is 2562047h");
-    let total = if let Ok(seconds) = s.parse::<u64>() {
-        Some(Duration::from_secs(seconds))
-    } else {
-        let mut total = Some(Duration::ZERO);
-        let mut rest = s;
-        while !rest.is_empty() {
-            let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-            let number: u64 = match rest[..digits].parse() {
-                Ok(n) => n,
-                Err(_) if digits > 0 => return Err(too_long()),
-                Err(_) => return Err(bad()),
-            };
-            rest = &rest[digits..];
-            let unit_len = rest
-                .find(|c: char| c.is_ascii_digit())
-                .unwrap_or(rest.len());
-            let part = match &rest[..unit_len] {
-                "ms" => Some(Duration::from_millis(number)),
-                "s" => Some(Duration::from_secs(number)),
-                "m" => number.checked_mul(60).map(Duration::from_secs),
-                "h" => number.checked_mul(3600).map(Duration::from_secs),
-                _ => return Err(bad()),
-            };
-            total = total.zip(part).and_then(|(t, p)| t.checked_add(p));
-            rest = &rest[unit_len..];
-        }
-        total
+    if let Ok(seconds) = s.parse::<u64>() {
+        let duration = Duration::from_secs(seconds);
+        return (duration <= MAX_DURATION)
+            .then_some(duration)
+            .ok_or_else(too_long);
+    }
+    let mut nanos: u128 = 0;
+    let mut rest = s;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let (part, after) = duration_part(rest).ok_or_else(bad)?;
+        nanos = nanos
+            .checked_add(part.ok_or_else(too_long)?)
+            .ok_or_else(too_long)?;
+        rest = after;
+    }
+    u64::try_from(nanos)
+        .ok()
+        .map(Duration::from_nanos)
+        .filter(|d| *d <= MAX_DURATION)
+        .ok_or_else(too_long)
+}
+
+/// One `<number>[.<fraction>]<unit>` at the start of `text`, in nanoseconds (`None` when too
+/// large), and the rest of the text; `None` when it is not one.
+fn duration_part(text: &str) -> Option<(Option<u128>, &str)> {
+    let digits = |t: &str| t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let whole_len = digits(text);
+    let (whole, rest) = text.split_at(whole_len);
+    let (fraction, rest) = match rest.strip_prefix('.') {
+        Some(after) => after.split_at(digits(after)),
+        None => ("", rest),
     };
-    total.filter(|t| *t <= MAX_DURATION).ok_or_else(too_long)
+    if whole.is_empty() && fraction.is_empty() {
+        return None;
+    }
+    let unit_len = rest
+        .find(|c: char| c.is_ascii_digit() || c == '.')
+        .unwrap_or(rest.len());
+    let (unit, rest) = rest.split_at(unit_len);
+    let per_unit: u128 = match unit {
+        "ns" => 1,
+        "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
+        "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        "m" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
+        _ => return None,
+    };
+    let whole = if whole.is_empty() {
+        Some(0)
+    } else {
+        whole.parse::<u128>().ok()
+    };
+    // Digits of the fraction beyond what a nanosecond resolves are dropped, as Go drops them;
+    // 20 are more than any unit needs, and few enough that nothing below overflows.
+    let mut fraction_nanos: u128 = 0;
+    let mut scale: u128 = 1;
+    for digit in fraction.bytes().take(20) {
+        fraction_nanos = fraction_nanos * 10 + u128::from(digit - b'0');
+        scale *= 10;
+    }
+    let value = whole
+        .and_then(|w| w.checked_mul(per_unit))
+        .and_then(|v| v.checked_add(fraction_nanos * per_unit / scale));
+    Some((value, rest))
 }
 
 #[cfg(test)]
@@ -486,7 +526,19 @@ mod tests {
         assert_eq!(parse_timeout("1m30s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_timeout("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_timeout("2h"), Ok(Duration::from_secs(7200)));
-        for bad in ["s", "5x", "1.5s", "m5"] {
+        // Fractions and small units, as Go's time.ParseDuration reads them for kubectl.
+        assert_eq!(parse_timeout("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_timeout(".5s"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_timeout("1.s"), Ok(Duration::from_secs(1)));
+        assert_eq!(parse_timeout("0.25m"), Ok(Duration::from_secs(15)));
+        assert_eq!(parse_timeout("1h0.5m"), Ok(Duration::from_secs(3630)));
+        assert_eq!(parse_timeout("100us"), Ok(Duration::from_micros(100)));
+        assert_eq!(parse_timeout("100\u{b5}s"), Ok(Duration::from_micros(100)));
+        assert_eq!(parse_timeout("7ns"), Ok(Duration::from_nanos(7)));
+        assert_eq!(parse_timeout("1.0000000001s"), Ok(Duration::from_secs(1)));
+        for bad in [
+            "s", "5x", "m5", "", ".s", "1..5s", "-1s", "1.5", "5 s", "1e3s",
+        ] {
             assert!(parse_timeout(bad).is_err(), "{bad}");
         }
     }
@@ -521,7 +573,7 @@ mod tests {
         }
 
         #[test]
-        fn no_duration_panics(text in "[0-9hms]{0,40}|.{0,40}") {
+        fn no_duration_panics(text in "[0-9hmsun.]{0,40}|.{0,40}") {
             if let Ok(duration) = parse_timeout(&text) {
                 proptest::prop_assert!(duration <= MAX_DURATION);
             }

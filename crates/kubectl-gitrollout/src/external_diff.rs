@@ -16,8 +16,9 @@ pub fn command() -> Option<String> {
         .filter(|c| !c.trim().is_empty())
 }
 
-/// Runs the command on two directories named `sides`, each holding `file` with one side of
-/// `diff`. True when the command says they differ.
+/// Runs the command on two directories named `sides` (told apart by `-from` and `-to` when the
+/// two are one name, as for `diff 2 2`), each holding `file` with one side of `diff`. True when
+/// the command says they differ.
 pub fn run(command: &str, diff: &TemplateDiff, file: &str, sides: [&str; 2]) -> Result<bool> {
     let mut words = command.split_whitespace();
     let program = words.next().context("KUBECTL_EXTERNAL_DIFF is empty")?;
@@ -32,8 +33,12 @@ pub fn run(command: &str, diff: &TemplateDiff, file: &str, sides: [&str; 2]) -> 
         );
     }
     let dir = tempfile::tempdir().context("could not make a temporary directory")?;
+    let sides = match sides {
+        [from, to] if from == to => [format!("{from}-from"), format!("{to}-to")],
+        sides => sides.map(str::to_owned),
+    };
     let mut dirs = Vec::new();
-    for (side, yaml) in sides.into_iter().zip([&diff.from_yaml, &diff.to_yaml]) {
+    for (side, yaml) in sides.iter().zip([&diff.from_yaml, &diff.to_yaml]) {
         let side = dir.path().join(side);
         fs::create_dir(&side)?;
         fs::write(side.join(file), yaml)?;

@@ -179,6 +179,27 @@ fn hostile_input_is_refused_before_any_request() {
     }
 }
 
+/// The durations kubectl takes are taken: fractions and small units reach the cluster (which
+/// here answers nothing), they are not refused as bad usage.
+#[test]
+fn durations_with_fractions_are_taken_as_kubectl_takes_them() {
+    let home = tempfile::tempdir().unwrap();
+    let kubeconfig = home.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, unreachable_kubeconfig()).unwrap();
+    for timeout in ["1.5s", "500ms", ".5s", "1m0.5s"] {
+        let err = failure(
+            gitrollout(&home).env("KUBECONFIG", &kubeconfig).args([
+                "--request-timeout",
+                timeout,
+                "history",
+                "deploy/a",
+            ]),
+            1,
+        );
+        assert!(err.starts_with("error: cannot reach"), "{timeout}: {err}");
+    }
+}
+
 /// A malformed kubeconfig is reported by file and line, never by its content.
 #[test]
 fn a_malformed_kubeconfig_never_shows_its_secrets() {

@@ -81,6 +81,15 @@ async fn deployment_story_history_and_diff() {
         ["-  - image: nginx:1.17", "+  - image: nginx:1.18"]
     );
 
+    // A revision against itself, with an external tool too: two directories, no difference.
+    let same_external = gitrollout(&ns)
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("KUBECTL_EXTERNAL_DIFF", "diff -u")
+        .args(["diff", "deployment/team-app", "2", "2", "--exit-code"])
+        .assert()
+        .success();
+    assert_eq!(stdout(&same_external), "");
+
     let same = gitrollout(&ns)
         .args(["diff", "deployment/team-app", "2", "2"])
         .assert()
