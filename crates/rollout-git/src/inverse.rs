@@ -6,9 +6,7 @@
 //! The merge reads and writes nothing in the work tree or the index: the three versions go to
 //! a temporary directory, and the result is only written when it is committed.
 
-use std::path::PathBuf;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::repo::{CommitInfo, GitError, Repo, Written};
 
@@ -129,10 +127,15 @@ fn merge_file(
         path: path.to_owned(),
         message,
     };
-    let dir = Scratch::new(commit).map_err(|e| failed(e.to_string()))?;
+    // A directory of its own, made with a name no one can guess and with only our access, so
+    // nothing else can put a file or a link where the versions are written.
+    let dir = tempfile::Builder::new()
+        .prefix("gitrollout-revert-")
+        .tempdir()
+        .map_err(|e| failed(e.to_string()))?;
     let mut files = Vec::new();
     for (name, content) in [("current", current), ("base", base), ("other", other)] {
-        let file = dir.0.join(name);
+        let file = dir.path().join(name);
         std::fs::write(&file, content).map_err(|e| failed(e.to_string()))?;
         files.push(file);
     }
@@ -153,32 +156,6 @@ fn merge_file(
         _ => Err(failed(
             String::from_utf8_lossy(&output.stderr).trim().to_owned(),
         )),
-    }
-}
-
-/// A directory of its own under the system's temporary directory, removed when dropped.
-struct Scratch(PathBuf);
-
-/// Tells apart the scratch directories of one process.
-static SCRATCH: AtomicUsize = AtomicUsize::new(0);
-
-impl Scratch {
-    fn new(commit: &CommitInfo) -> std::io::Result<Scratch> {
-        let name = format!(
-            "gitrollout-revert-{}-{}-{}",
-            std::process::id(),
-            SCRATCH.fetch_add(1, Ordering::Relaxed),
-            commit.short()
-        );
-        let dir = std::env::temp_dir().join(name);
-        std::fs::create_dir_all(&dir)?;
-        Ok(Scratch(dir))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -245,6 +222,36 @@ mod tests {
             "x: 2\n"
         );
         assert_eq!(git.git(&["status", "--porcelain"]), "");
+    }
+
+    /// The names the scratch directory once had, predictable from the process and the commit.
+    #[cfg(unix)]
+    #[test]
+    fn no_one_can_plant_a_link_where_the_versions_are_written() {
+        let (_git, repo, release) = story();
+        let victim = tempfile::tempdir().unwrap();
+        let mut planted = Vec::new();
+        for n in 0..64 {
+            let name = format!(
+                "gitrollout-revert-{}-{n}-{}",
+                std::process::id(),
+                release.short()
+            );
+            let link = std::env::temp_dir().join(name);
+            if std::os::unix::fs::symlink(victim.path(), &link).is_ok() {
+                planted.push(link);
+            }
+        }
+        let inverse = inverse(&repo, &release, "app.yaml");
+        for link in &planted {
+            let _ = std::fs::remove_file(link);
+        }
+        assert!(inverse.is_ok(), "{inverse:?}");
+        let written: Vec<_> = std::fs::read_dir(victim.path()).unwrap().collect();
+        assert!(
+            written.is_empty(),
+            "written through a planted link: {written:?}"
+        );
     }
 
     #[test]
