@@ -92,6 +92,15 @@ impl fmt::Display for Hint {
             Hint::OncePerWorkload { command } => {
                 write!(f, "run `kubectl gitrollout {command}` once per workload")
             }
+            _ => self.fmt_write(f),
+        }
+    }
+}
+
+impl Hint {
+    /// The next steps after a write: what to check, what to wait for, what to commit.
+    fn fmt_write(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             Hint::CheckHistory { workload } => {
                 write!(f, "check with `kubectl gitrollout history {workload}`")
             }
@@ -115,6 +124,13 @@ impl fmt::Display for Hint {
                 f,
                 "see what holds it up with `kubectl rollout status {workload}`"
             ),
+            _ => self.fmt_git(f),
+        }
+    }
+
+    /// The next steps that involve git, or the tools that manage a workload.
+    fn fmt_git(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             Hint::PassPathForGit => write!(
                 f,
                 "pass the manifest with --path so revisions are matched to its commits, or \
@@ -134,15 +150,18 @@ impl fmt::Display for Hint {
                  nothing staged: fix what stopped the commit (often a hook), then `git commit \
                  {path}`"
             ),
-            Hint::CommitByHand {
-                revision,
-                path,
-                stopped: false,
-            } => write!(
+            Hint::CommitByHand { revision, path, .. } => write!(
                 f,
                 "the cluster runs revision {revision}; the repository is as it was: commit \
                  {path} yourself"
             ),
+            _ => self.fmt_managers(f),
+        }
+    }
+
+    /// The routes that work with the tools that manage a workload.
+    fn fmt_managers(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             Hint::RevertInGit { tool } => {
                 write!(f, "revert the change in git and let {tool} sync it")
             }
@@ -161,6 +180,8 @@ impl fmt::Display for Hint {
                     "{route}, or pass --force to {change} in the cluster anyway"
                 )
             }
+            // Every other hint is worded by the functions above.
+            _ => Ok(()),
         }
     }
 }

@@ -15,7 +15,7 @@ mod guard;
 pub mod hints;
 mod identity;
 mod jsonpath;
-mod listing;
+pub mod listing;
 mod pods;
 pub mod render;
 mod targets;

@@ -1,17 +1,25 @@
-//! History output over objects captured from the real control plane (`cargo xtask fixtures`).
+//! History output over objects captured from the real control plane (`cargo xtask fixtures`),
+//! with the commits of a real repository (fixed identity and dates, so its SHAs are stable).
 //!
-//! `now` is fixed at 30 days after the newest object, so ages are stable; ages, timestamps and
-//! the controllers' name hashes are filtered anyway, so a re-capture changes no snapshot unless
-//! the output really changed.
+//! `now` is fixed at 30 days after the newest object, so ages are what they are in the output,
+//! columns included. In documents, timestamps and the controllers' name hashes are filtered, so
+//! a re-capture changes no document snapshot unless the output really changed; tables are
+//! snapshotted as printed.
 
 use std::fs;
 use std::path::Path;
 
+use gitrollout_tests::git::GitRepo;
 use jiff::{Timestamp, ToSpan};
 use k8s_openapi::api::apps::v1::{ControllerRevision, ReplicaSet};
+use kubectl_gitrollout::cli::parse_output;
+use kubectl_gitrollout::commands::record::RecordOutcome;
+use kubectl_gitrollout::commands::revert::{GitOutcome, RevertOutcome};
+use kubectl_gitrollout::listing::{self, ListDoc, TableStyle};
 use kubectl_gitrollout::render::{self, Commits, HistoryDoc, RevisionDoc};
 use kubectl_gitrollout::workload::{Owned, Workload};
-use rollout_core::History;
+use rollout_core::{History, Restored};
+use rollout_git::{CommitSource, MappedCommit, Repo};
 use serde_json::Value;
 
 fn load(path: &Path) -> (History, Timestamp) {
@@ -44,16 +52,51 @@ fn output(write: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> String {
     String::from_utf8(out).unwrap()
 }
 
+/// A document snapshot, with timestamps and name hashes filtered.
 macro_rules! snapshot {
     ($name:expr, $value:expr) => {
         insta::with_settings!({filters => vec![
             (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[TIME]"),
-            (r"([\s(])\d+[smhdy](\d+[smhd])?\b", "$1[AGE]"),
             (r"\b(team-[a-z]+)-[0-9a-z]{6,10}\b", "$1-[HASH]"),
         ]}, {
             insta::assert_snapshot!($name, $value);
         });
     };
+}
+
+/// The commits of a repository of the manifests, one per revision, as `record` would have
+/// recorded them: a real commit map, with subjects, authors and dates from git.
+fn commits(history: &History) -> Commits {
+    static REPO: std::sync::OnceLock<(GitRepo, Vec<String>)> = std::sync::OnceLock::new();
+    let (git, shas) = REPO.get_or_init(|| {
+        let git = GitRepo::new();
+        let shas = (1..=8)
+            .map(|n| {
+                git.commit(
+                    "app.yaml",
+                    &format!("release: {n}\n"),
+                    &format!("Release {n}"),
+                )
+            })
+            .collect();
+        (git, shas)
+    });
+    let repo = Repo::discover(git.path()).unwrap();
+    // Every revision but the first has a commit, the nth "Release n"; the first shows none.
+    history
+        .revisions
+        .iter()
+        .skip(1)
+        .zip(shas.iter().skip(1))
+        .map(|(revision, sha)| {
+            let commit = MappedCommit {
+                sha: sha.clone(),
+                source: CommitSource::Recorded,
+                info: Some(repo.resolve(sha).unwrap()),
+            };
+            (revision.number, commit)
+        })
+        .collect()
 }
 
 #[test]
@@ -64,19 +107,20 @@ fn history_outputs() {
             snapshot!("empty", err.to_string());
             return;
         }
-        snapshot!(
+        let commits = commits(&history);
+        insta::assert_snapshot!(
             "table",
-            output(|out| render::table(out, &history, &Commits::new(), now, false))
+            output(|out| render::table(out, &history, &commits, now, false))
         );
-        snapshot!(
+        insta::assert_snapshot!(
             "wide",
-            output(|out| render::table(out, &history, &Commits::new(), now, true))
+            output(|out| render::table(out, &history, &commits, now, true))
         );
         if !history.warnings.is_empty() {
             let warnings: Vec<String> = history.warnings.iter().map(|w| w.to_string()).collect();
             snapshot!("warnings", warnings.join("\n"));
         }
-        let doc = HistoryDoc::new(&history, &Commits::new());
+        let doc = HistoryDoc::new(&history, &commits);
         snapshot!("json", output(|out| render::document(out, &doc, false)));
         snapshot!("yaml", output(|out| render::document(out, &doc, true)));
     });
@@ -89,16 +133,17 @@ fn one_revision_in_full() {
         let Ok(current) = history.current() else {
             return;
         };
+        let commits = commits(&history);
         snapshot!(
             "show",
-            output(|out| render::show(out, &history, &Commits::new(), current, now, false))
+            output(|out| render::show(out, &history, &commits, current, now, false))
         );
         let first = &history.revisions[0];
         snapshot!(
             "show-first",
-            output(|out| render::show(out, &history, &Commits::new(), first, now, false))
+            output(|out| render::show(out, &history, &commits, first, now, false))
         );
-        let doc = RevisionDoc::new(&history, &Commits::new(), current, true);
+        let doc = RevisionDoc::new(&history, &commits, current, true);
         snapshot!(
             "show-json",
             output(|out| render::document(out, &doc, false))
@@ -138,10 +183,11 @@ fn pyyaml_read(yaml: &str) -> Value {
 fn yaml_reads_back_equal_to_json_in_a_yaml_1_1_reader() {
     insta::glob!("fixtures/*.json", |path| {
         let (history, _) = load(path);
-        let doc = HistoryDoc::new(&history, &Commits::new());
+        let commits = commits(&history);
+        let doc = HistoryDoc::new(&history, &commits);
         let mut docs = vec![serde_json::to_value(&doc).unwrap()];
         for revision in &history.revisions {
-            let doc = RevisionDoc::new(&history, &Commits::new(), revision, true);
+            let doc = RevisionDoc::new(&history, &commits, revision, true);
             docs.push(serde_json::to_value(&doc).unwrap());
         }
         for json in docs {
@@ -178,4 +224,118 @@ fn undo_shows_the_number_the_revision_had_before() {
         .map(|r| (r.number, r.earlier_numbers.clone()))
         .collect();
     assert_eq!(numbers, [(1, vec![]), (3, vec![]), (4, vec![2])]);
+}
+
+/// Every fixture with revisions, as a selection (`history deploy -A`) lists them.
+fn every_history() -> Vec<(History, Commits)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut paths: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|path| load(path).0)
+        .filter(|history| !history.revisions.is_empty())
+        .map(|history| {
+            let commits = commits(&history);
+            (history, commits)
+        })
+        .collect()
+}
+
+/// The newest object of every fixture, plus 30 days.
+fn list_now(items: &[(History, Commits)]) -> Timestamp {
+    let newest = items
+        .iter()
+        .flat_map(|(h, _)| h.revisions.iter().filter_map(|r| r.created_at))
+        .max();
+    newest.unwrap_or(Timestamp::UNIX_EPOCH) + (30 * 24).hours()
+}
+
+#[test]
+fn several_workloads_in_every_format() {
+    let items = every_history();
+    let now = list_now(&items);
+    for (name, style) in [
+        (
+            "list-table",
+            TableStyle {
+                wide: false,
+                headers: true,
+                namespaces: true,
+            },
+        ),
+        (
+            "list-wide-no-headers",
+            TableStyle {
+                wide: true,
+                headers: false,
+                namespaces: false,
+            },
+        ),
+    ] {
+        insta::assert_snapshot!(name, output(|out| listing::table(out, &items, now, style)));
+    }
+    let doc = ListDoc::new(&items);
+    for (name, format) in [
+        ("list-json", "json"),
+        (
+            "list-jsonpath",
+            "jsonpath={range .items[*]}{.name}{\"\\t\"}{.currentRevision}{\"\\t\"}{.revisions[?(@.current==true)].commit.shortSha}{\"\\n\"}{end}",
+        ),
+    ] {
+        let format = parse_output(format).unwrap();
+        let text = output(|out| listing::document(out, &doc, &format).map(drop));
+        snapshot!(name, text);
+    }
+    let names: Vec<String> = items.iter().map(|(h, _)| h.workload()).collect();
+    insta::assert_snapshot!("list-name", names.join("\n"));
+}
+
+#[test]
+fn every_command_outcome() {
+    let sha = "0123456789abcdef0123456789abcdef01234567".to_owned();
+    let outcome = |target, manifest: Option<&str>, git| RevertOutcome {
+        workload: "deployment.apps/team-app".into(),
+        target,
+        revision: 4,
+        manifest: manifest.map(str::to_owned),
+        git,
+    };
+    let outcomes = [
+        outcome(Restored::Revision(2), None, None),
+        outcome(Restored::Change(3), None, None),
+        outcome(Restored::Commit(sha.clone()), Some("deploy/app.yaml"), None),
+        outcome(
+            Restored::Revision(2),
+            None,
+            Some(GitOutcome::Committed {
+                short: "89abcde".into(),
+                subject: "Revert deploy/app.yaml to 0123456 (Release nginx 1.17)".into(),
+            }),
+        ),
+        outcome(
+            Restored::Change(3),
+            None,
+            Some(GitOutcome::Unchanged {
+                path: "deploy/app.yaml".into(),
+                short: "0123456".into(),
+            }),
+        ),
+    ];
+    let mut text = String::new();
+    for outcome in &outcomes {
+        text += &output(|out| render::revert_outcome(out, outcome));
+    }
+    let recorded = RecordOutcome {
+        workload: "statefulset.apps/team-db".into(),
+        revision: 3,
+        short: "0123456".into(),
+        subject: "Release nginx 1.18\twith a tab".into(),
+    };
+    text += &output(|out| render::record_outcome(out, &recorded));
+    insta::assert_snapshot!("outcomes", text);
 }

@@ -122,7 +122,7 @@ async fn dry_run_prints_the_diff_and_changes_nothing() {
     let changed = changed_lines(&diff);
     assert_eq!(changed.len(), 5, "{diff}");
     assert_eq!(changed[0], "+  annotations:");
-    assert_eq!(changed[1], "+    gitrollout.dev/revert-of: '2'");
+    assert_eq!(changed[1], "+    gitrollout.dev/revert-of: \"2\"");
     assert!(
         changed[2].starts_with("+    gitrollout.dev/reverted-at: "),
         "{diff}"
@@ -194,7 +194,8 @@ async fn a_concurrent_change_is_never_overwritten() {
     })
     .await;
     run.success();
-    assert_eq!(patches, 2);
+    // The controller updating the status after their change may cost another conflict.
+    assert!(patches >= 2, "{patches}");
     let deployment = ns.wait_rollout("team-app", deployment_complete(4)).await;
     let spec = deployment.spec.unwrap();
     assert_eq!(spec.replicas, Some(4));

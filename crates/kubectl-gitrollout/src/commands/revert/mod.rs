@@ -23,10 +23,11 @@ use serde_json::Value;
 use crate::cli::{
     GitArgs, Global, WorkloadRef, one_workload, parse_revision, parse_timeout, parse_to_revision,
 };
-use crate::client;
+use crate::client::{self, Cluster};
 use crate::external_diff;
 use crate::git::GitContext;
 use crate::render;
+use crate::targets::Fetched;
 use crate::ui::Ui;
 use crate::wait;
 use crate::workload;
@@ -122,7 +123,6 @@ pub async fn run(global: &Global, args: RevertArgs, ui: &mut Ui<'_>) -> Result<(
         git::ensure_committable(&git)?;
     }
     let cluster = client::connect(global).await?;
-
     let first = workload::fetch(&cluster, &target).await?;
     let resolved = resolve::resolve(&git, commit, args.to_revision, args.change, &first)?;
     for warning in &resolved.warnings {
@@ -152,19 +152,36 @@ pub async fn run(global: &Global, args: RevertArgs, ui: &mut Ui<'_>) -> Result<(
     if args.dry_run {
         return show_dry_run(&target, &planned, ui);
     }
+    let (planned, outcome) =
+        write_and_wait(&cluster, &target, planner, (first, planned), ui).await?;
+    finish(&git, &planned, outcome, ui)?;
+    if args.wait {
+        wait::rollout(&cluster, &target, args.timeout, "revert", ui).await?;
+    }
+    Ok(())
+}
 
+/// Writes the plan made from the first read (planned again after a conflict), and waits for the
+/// revision the controller makes of it.
+async fn write_and_wait(
+    cluster: &Cluster,
+    target: &WorkloadRef,
+    planner: Planner<'_>,
+    first: (Fetched, Planned),
+    ui: &mut Ui<'_>,
+) -> Result<(Planned, RevertOutcome)> {
     let writing = Writing {
-        target: &target,
+        target,
         change: "revert",
     };
     let (planned, generation) = write::conditional(
         writing,
-        (first, planned),
+        first,
         |(workload, _)| workload.metadata().generation,
-        async || workload::fetch(&cluster, &target).await,
+        async || workload::fetch(cluster, target).await,
         |read| planner.plan(read),
         async |(workload, _), planned| {
-            execute::send(&cluster, writing, workload, &planned.plan).await
+            execute::send(cluster, writing, workload, &planned.plan).await
         },
         ui,
     )
@@ -173,21 +190,30 @@ pub async fn run(global: &Global, args: RevertArgs, ui: &mut Ui<'_>) -> Result<(
     let plan = &planned.plan;
     let has = format!("the pod template of {}", plan.target);
     let ours = |template: &Value| made_by(plan, template);
-    let revision = write::revision_made(&cluster, writing, generation, ours, &has).await?;
-
-    let mut outcome = RevertOutcome {
+    let revision = write::revision_made(cluster, writing, generation, ours, &has).await?;
+    let outcome = RevertOutcome {
         workload: writing.name(),
         target: plan.target.clone(),
         revision,
-        manifest: matches!(plan.target, Restored::Commit(_))
-            .then(|| git.path.clone())
-            .flatten(),
+        manifest: None,
         git: None,
     };
-    if args.git
-        && let Some(sha) = &planned.commit
-    {
-        match git::commit(&git, sha, &outcome) {
+    Ok((planned, outcome))
+}
+
+/// Commits to git with `--git`, and renders what was done; a git failure comes after what the
+/// cluster now runs.
+fn finish(
+    git: &GitContext,
+    planned: &Planned,
+    mut outcome: RevertOutcome,
+    ui: &mut Ui<'_>,
+) -> Result<()> {
+    if let Restored::Commit(_) = outcome.target {
+        outcome.manifest = git.path.clone();
+    }
+    if let Some(sha) = planned.commit.as_deref().filter(|_| planned.git) {
+        match git::commit(git, sha, &outcome) {
             Ok(committed) => outcome.git = Some(committed),
             Err(err) => {
                 render::revert_outcome(ui.out(), &outcome)?;
@@ -196,11 +222,7 @@ pub async fn run(global: &Global, args: RevertArgs, ui: &mut Ui<'_>) -> Result<(
         }
     }
     render::revert_outcome(ui.out(), &outcome)?;
-    ui.flush()?;
-    if args.wait {
-        wait::rollout(&cluster, &target, args.timeout, "revert", ui).await?;
-    }
-    Ok(())
+    Ok(ui.flush()?)
 }
 
 /// A dry run: the diff the revert would make (through `KUBECTL_EXTERNAL_DIFF` when set), and a

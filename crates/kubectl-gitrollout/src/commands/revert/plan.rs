@@ -30,6 +30,8 @@ pub(super) struct Planner<'a> {
 pub(super) struct Planned {
     pub plan: RevertPlan,
     pub commit: Option<String>,
+    /// Whether `--git` commits the revert.
+    pub git: bool,
     pub warning: Option<String>,
 }
 
@@ -62,6 +64,7 @@ impl Planner<'_> {
         Ok(Planned {
             plan,
             commit,
+            git: self.args.git,
             warning,
         })
     }
