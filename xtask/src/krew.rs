@@ -224,7 +224,7 @@ fn project_problems(
     package: &Package,
     archives: &BTreeMap<Platform, String>,
 ) -> Vec<String> {
-    let plugin: Plugin = match serde_norway::from_str(text) {
+    let plugin: Plugin = match serde_saphyr::from_str(text) {
         Ok(plugin) => plugin,
         Err(err) => return vec![format!("it is not a krew plugin manifest: {err}")],
     };
@@ -306,7 +306,7 @@ pub fn write_manifest(
 ) -> Result<()> {
     let archives = dist::archives_in(dist, &package.version)?;
     let kept = match fs::read_to_string(keep_from) {
-        Ok(text) => match serde_norway::from_str::<Plugin>(&text) {
+        Ok(text) => match serde_saphyr::from_str::<Plugin>(&text) {
             Ok(plugin)
                 if plugin.spec.as_ref().and_then(|s| s.version.as_deref())
                     == Some(package.tag().as_str()) =>
@@ -569,7 +569,7 @@ mod tests {
     fn the_manifest_written_is_up_to_date_and_names_every_platform() {
         let text = manifest();
         assert_eq!(problems_with(&text), Vec::<String>::new());
-        let plugin: Plugin = serde_norway::from_str(&text).unwrap();
+        let plugin: Plugin = serde_saphyr::from_str(&text).unwrap();
         assert_eq!(
             plugin.spec.as_ref().unwrap().version.as_deref(),
             Some("v0.1.0")

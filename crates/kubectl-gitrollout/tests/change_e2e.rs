@@ -45,7 +45,7 @@ fn revert_the_release_and_keep_the_config(ns: &TestNamespace, workload: &str, na
         changed[1].starts_with("+    gitrollout.dev/reverted-at: "),
         "{diff}"
     );
-    assert_eq!(changed[2], "+    gitrollout.dev/reverted-change: '3'");
+    assert_eq!(changed[2], "+    gitrollout.dev/reverted-change: \"3\"");
     assert_eq!(
         changed[3..5],
         ["-    image: nginx:1.18", "+    image: nginx:1.17"]

@@ -332,14 +332,14 @@ mod tests {
             })
         );
         assert_eq!(plan.change_cause, "revert to revision 2: nginx=nginx:1.17");
-        insta::assert_snapshot!(plan.diff.unified(), @"
+        insta::assert_snapshot!(plan.diff.unified(), @r#"
         --- deployment.apps/a (live)
         +++ deployment.apps/a (revert to revision 2)
         @@ -1,7 +1,10 @@
          metadata:
         +  annotations:
-        +    gitrollout.dev/revert-of: '2'
-        +    gitrollout.dev/reverted-at: 2026-11-26T02:00:00Z
+        +    gitrollout.dev/revert-of: "2"
+        +    gitrollout.dev/reverted-at: "2026-11-26T02:00:00Z"
            labels:
              app: a
          spec:
@@ -347,7 +347,7 @@ mod tests {
         -  - image: nginx:1.18
         +  - image: nginx:1.17
              name: nginx
-        ");
+        "#);
     }
 
     #[test]

@@ -65,9 +65,10 @@ pub fn annotation<'a>(template: &'a Value, key: &str) -> Option<&'a str> {
         .as_str()
 }
 
-/// Renders a template as YAML. Cannot fail: every JSON value has a YAML form.
+/// Renders a template as YAML, quoted as `-o yaml` is ([`crate::yaml`]), so a diff reads back
+/// as the values it shows whatever YAML reader reads it.
 pub fn to_yaml(value: &Value) -> String {
-    serde_norway::to_string(value).unwrap_or_else(|err| format!("# not representable: {err}\n"))
+    crate::yaml::to_yaml(value)
 }
 
 fn remove_keys(metadata: &mut Map<String, Value>, field: &str, keys: &[&str]) {

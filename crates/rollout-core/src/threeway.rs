@@ -415,8 +415,8 @@ mod tests {
             changed,
             [
                 "+  annotations:",
-                "+    gitrollout.dev/reverted-at: 2026-11-27T11:00:00Z",
-                "+    gitrollout.dev/reverted-change: '2'",
+                "+    gitrollout.dev/reverted-at: \"2026-11-27T11:00:00Z\"",
+                "+    gitrollout.dev/reverted-change: \"2\"",
                 "-    image: nginx:1.17",
                 "+    image: nginx:1.16",
             ]

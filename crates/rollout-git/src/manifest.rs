@@ -9,7 +9,6 @@ use std::sync::Arc;
 use memchr::memmem;
 
 use rollout_core::{defaults, template};
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::text::Text;
@@ -102,10 +101,24 @@ fn candidates<'t, H: Haystack + ?Sized>(text: &'t H, kind: &str, name: &str) -> 
     documents
 }
 
+/// How manifests are read: as kubectl reads them (`sigs.k8s.io/yaml`, on go-yaml v2, a YAML 1.1
+/// reader), so `defaultMode: 0644` is the octal 420 the API server is sent, and `yes` is true;
+/// with serde-saphyr's budget against alias bombs and oversized documents, as manifests come
+/// from anyone's repository.
+fn options() -> serde_saphyr::Options {
+    let mut options = serde_saphyr::Options::default();
+    options.legacy_octal_numbers = true;
+    options.with_snippet = false;
+    // A workload's document replays a few thousand events at most, aliases included.
+    options.alias_limits.max_total_replayed_events = 100_000;
+    options
+}
+
 /// The pod template of `kind`/`name` in one YAML document, or in the items of a `kind: List`.
 fn parse(document: &str, kind: &str, name: &str) -> Result<Option<Value>, String> {
-    for document in serde_norway::Deserializer::from_str(document) {
-        let mut document = Value::deserialize(document).map_err(|e| e.to_string())?;
+    let documents: Vec<Value> =
+        serde_saphyr::from_multiple_with_options(document, options()).map_err(|e| e.to_string())?;
+    for mut document in documents {
         let items = match document.get("kind").and_then(Value::as_str) {
             Some("List") => match document["items"].take() {
                 Value::Array(items) => items,
@@ -285,6 +298,36 @@ mod tests {
             template["spec"]["containers"][0]["imagePullPolicy"],
             "IfNotPresent"
         );
+    }
+
+    #[test]
+    fn manifests_are_read_as_kubectl_reads_them() {
+        // go-yaml v2, under kubectl: YAML 1.1 octal and booleans.
+        let file =
+            b"kind: Deployment\nmetadata: {name: a}\nspec:\n  template:\n    metadata:\n      \
+            labels: {app: a}\n    spec:\n      enableServiceLinks: yes\n      containers:\n      \
+            - {name: c, image: nginx}\n      volumes:\n      - name: cfg\n        configMap: \
+            {name: cfg, defaultMode: 0644}\n";
+        let template = workload_template(file, "Deployment", "a").unwrap().unwrap();
+        assert_eq!(
+            template["spec"]["volumes"][0]["configMap"]["defaultMode"],
+            420
+        );
+        assert_eq!(template["spec"]["enableServiceLinks"], true);
+    }
+
+    #[test]
+    fn an_alias_bomb_is_an_error_not_a_hang() {
+        let mut bomb = String::from(
+            "kind: Deployment\nmetadata: {name: a}\na0: &a0 [x, x, x, x, x, x, x, x, x]\n",
+        );
+        for level in 1..12 {
+            let previous = level - 1;
+            let refs = vec![format!("*a{previous}"); 9].join(", ");
+            bomb += &format!("a{level}: &a{level} [{refs}]\n");
+        }
+        bomb += "spec: {template: *a11}\n";
+        assert!(workload_template(bomb.as_bytes(), "Deployment", "a").is_err());
     }
 
     #[test]
