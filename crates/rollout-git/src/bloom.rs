@@ -231,7 +231,7 @@ fn be64(data: &[u8], at: usize) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gitrollout_tests::git::GitRepo;
+    use gitrollout_test_git::GitRepo;
 
     #[test]
     fn murmur3_matches_the_reference_values() {

@@ -184,7 +184,7 @@ impl Drop for Scratch {
 
 #[cfg(test)]
 mod tests {
-    use gitrollout_tests::git::GitRepo;
+    use gitrollout_test_git::GitRepo;
 
     use super::*;
 

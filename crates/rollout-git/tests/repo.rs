@@ -1,9 +1,9 @@
-//! Reading and writing real repositories made with git itself (see `gitrollout_tests::git`).
+//! Reading and writing real repositories made with git itself (see `gitrollout_test_git`).
 
 // A test states what it expects with unwrap: a failure there is the test failing.
 #![allow(clippy::unwrap_used)]
 
-use gitrollout_tests::git::GitRepo;
+use gitrollout_test_git::GitRepo;
 use rollout_git::{GitError, Repo, Written};
 
 fn story() -> (GitRepo, [String; 3]) {
