@@ -23,7 +23,7 @@ pub enum GitError {
     NotARepository { path: PathBuf },
     #[error("{reference:?} does not name a commit in {repo}")]
     Unresolved { reference: String, repo: PathBuf },
-    #[error("short SHA {reference:?} is ambiguous in {repo}: it could be {}\nhint: give more digits", .candidates.join(", "))]
+    #[error("short SHA {reference:?} is ambiguous in {repo}: it could be {}", .candidates.join(", "))]
     Ambiguous {
         reference: String,
         repo: PathBuf,
@@ -41,13 +41,9 @@ pub enum GitError {
         workload: String,
         commits: usize,
     },
-    #[error(
-        "{path} is a symbolic link\nhint: name the file it points to, so only that file is written"
-    )]
+    #[error("{path} is a symbolic link")]
     Symlink { path: String },
-    #[error(
-        "{path} has uncommitted changes\nhint: commit or stash them first, so the revert commit holds only the revert"
-    )]
+    #[error("{path} has uncommitted changes")]
     Dirty { path: String },
     #[error("could not read the repository {repo}: {message}")]
     Read { repo: PathBuf, message: String },
@@ -58,11 +54,8 @@ pub enum GitError {
         /// The first line git or its hook printed that says why.
         reason: String,
     },
-    #[error(
-        "git could not commit {path}: {reason}\nhint: {path} holds the new content in the work \
-         tree and nothing is staged; fix what stopped the commit (often a hook), then `git \
-         commit {path}`"
-    )]
+    /// The work tree holds the new content of `path`, and nothing is staged.
+    #[error("git could not commit {path}: {reason}")]
     CommitFailed { path: String, reason: String },
 }
 
