@@ -116,7 +116,7 @@ impl PackedVersions {
         while let Some((bundle, entry)) = deltas.pop() {
             let delta = self.decompress(bundle, &entry)?;
             text = text
-                .patch(&delta, &mut self.scratch)
+                .patch(&delta, &mut self.scratch, crate::text::SHORT)
                 .map_err(|e| e.to_string())?;
             self.keep(bundle, entry.pack_offset(), &text);
         }
