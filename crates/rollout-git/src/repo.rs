@@ -12,7 +12,7 @@ use gix::traverse::commit::simple::CommitTimeOrder;
 
 use jiff::Timestamp;
 
-use crate::bloom::ChangedPaths;
+use crate::bloom::{ChangedPaths, CommitGraph};
 use crate::pack::PackedVersions;
 use crate::text::Text;
 
@@ -245,18 +245,16 @@ impl Repo {
         let Ok(head) = self.repo.head_id() else {
             return Ok(());
         };
+        let (graph, filters) = self.commit_graph(path);
         let walk = self
             .repo
             .rev_walk([head.detach()])
             .sorting(Sorting::ByCommitTime(CommitTimeOrder::NewestFirst))
-            .use_commit_graph(true)
+            .use_commit_graph(graph.is_some())
             .all()
             .map_err(|e| self.read_error(e))?;
-        let graph = self.repo.commit_graph_if_enabled().ok().flatten();
+        let graph = graph.as_ref();
         let objects = self.repo.objects.store_ref().path();
-        let filters = graph
-            .as_ref()
-            .and_then(|g| ChangedPaths::open(&objects.join("info"), path, g.num_commits()));
         let mut lookup = PathLookup::new(path);
         let mut versions = PackedVersions::open(objects, self.repo.object_hash());
         // The blob of `path` in commits seen as parents but not yet visited themselves.
@@ -266,13 +264,10 @@ impl Repo {
             let known = pending.remove(&info.id);
             // A commit whose filter proves it left `path` as its first parent has it made no
             // version, and its first parent has the same blob.
-            let unchanged = filters
-                .as_ref()
-                .zip(graph.as_ref())
-                .is_some_and(|(filters, graph)| {
-                    let position = graph.lookup(info.id);
-                    position.is_some_and(|at| filters.surely_unchanged(at.0))
-                });
+            let unchanged = filters.as_ref().zip(graph).is_some_and(|(filters, graph)| {
+                let position = graph.lookup(info.id);
+                position.is_some_and(|at| filters.surely_unchanged(at.0))
+            });
             if unchanged {
                 if let (Some(blob), Some(parent)) = (known, info.parent_ids().next()) {
                     pending.entry(parent.detach()).or_insert(blob);
@@ -281,11 +276,10 @@ impl Repo {
             }
             let blob = match known {
                 Some(blob) => blob,
-                None => lookup.blob(self, self.root_tree(info.id, graph.as_ref())?)?,
+                None => lookup.blob(self, self.root_tree(info.id, graph)?)?,
             };
             let Some(blob) = blob else { continue };
             let parents = info.parent_ids().map(|p| p.detach());
-            let graph = graph.as_ref();
             if self.differs_from_parents(blob, parents, &mut pending, &mut lookup, graph)? {
                 let commit = info.object().map_err(|e| self.read_error(e))?;
                 let content = match versions.read(&blob).map_err(|e| self.read_error(e))? {
@@ -298,6 +292,21 @@ impl Repo {
             }
         }
         Ok(())
+    }
+
+    /// The commit-graph, when the repository has one whose files are whole, and its
+    /// changed-path filters for `path`, when it has them. A commit-graph with a file that is not
+    /// whole is not used at all: its parents and trees could be wrong too.
+    fn commit_graph(&self, path: &str) -> (Option<gix::commitgraph::Graph>, Option<ChangedPaths>) {
+        let info = self.repo.objects.store_ref().path().join("info");
+        let CommitGraph::Whole { commits, filters } = CommitGraph::open(&info, path) else {
+            return (None, None);
+        };
+        // Files that do not hold as many commits are not the ones gix read.
+        let graph = self.repo.commit_graph_if_enabled().ok().flatten();
+        let graph = graph.filter(|g| g.num_commits() as usize == commits);
+        let filters = filters.filter(|_| graph.is_some());
+        (graph, filters)
     }
 
     /// Whether `blob`, the file in a commit, differs from the file in every one of `parents`
