@@ -13,7 +13,7 @@ use gix::traverse::commit::simple::CommitTimeOrder;
 use jiff::Timestamp;
 
 use crate::bloom::{ChangedPaths, CommitGraph};
-use crate::pack::PackedVersions;
+use crate::pack::{PackError, PackedVersions};
 use crate::text::Text;
 
 /// What reading or writing the repository can fail with.
@@ -47,6 +47,13 @@ pub enum GitError {
     Dirty { path: String },
     #[error("could not read the repository {repo}: {message}")]
     Read { repo: PathBuf, message: String },
+    #[error("could not read blob {id} from the packs of {repo}")]
+    Pack {
+        repo: PathBuf,
+        id: String,
+        #[source]
+        source: PackError,
+    },
     #[error("`git {args}` failed in {repo}: {reason}")]
     Command {
         args: String,
@@ -60,6 +67,11 @@ pub enum GitError {
 }
 
 type Result<T, E = GitError> = std::result::Result<T, E>;
+
+/// The largest allocation gix may make from a size an object's header gives, before it reads
+/// the object: a larger object is an error, where trusting the header could abort the process.
+/// What gix reads is larger than what the pack reader itself keeps (32 MB at most).
+const ALLOC_LIMIT: usize = 64 << 20;
 
 /// One commit's metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,7 +113,19 @@ impl Repo {
         let not_a_repo = || GitError::NotARepository {
             path: dir.to_path_buf(),
         };
-        let mut repo = gix::discover(dir).map_err(|_| not_a_repo())?;
+        let limit = format!("gitoxide.objects.allocLimit={ALLOC_LIMIT}");
+        let options = |trust| {
+            use gix::sec::trust::DefaultForLevel;
+            gix::open::Options::default_for_level(trust).config_overrides([limit.as_str()])
+        };
+        let trust = gix::sec::trust::Mapping {
+            full: options(gix::sec::Trust::Full),
+            reduced: options(gix::sec::Trust::Reduced),
+        };
+        let mut repo: gix::Repository =
+            gix::ThreadSafeRepository::discover_opts(dir, Default::default(), trust)
+                .map_err(|_| not_a_repo())?
+                .into();
         // Enough for the commits and trees of a walk; blobs are read once each.
         repo.object_cache_size_if_unset(4 * 1024 * 1024);
         // Root trees are long delta chains, one per commit: 64 cached bases (gix's default)
@@ -282,10 +306,7 @@ impl Repo {
             let parents = info.parent_ids().map(|p| p.detach());
             if self.differs_from_parents(blob, parents, &mut pending, &mut lookup, graph)? {
                 let commit = info.object().map_err(|e| self.read_error(e))?;
-                let content = match versions.read(&blob).map_err(|e| self.read_error(e))? {
-                    Some(content) => content,
-                    None => Text::whole(self.blob(blob)?),
-                };
+                let content = self.version(&mut versions, blob)?;
                 if visit(self.info(&commit)?, &content)?.is_break() {
                     break;
                 }
@@ -307,6 +328,19 @@ impl Repo {
         let graph = graph.filter(|g| g.num_commits() as usize == commits);
         let filters = filters.filter(|_| graph.is_some());
         (graph, filters)
+    }
+
+    /// The content of `blob`: read from the packs as pieces when they hold it, else by gix.
+    fn version(&self, versions: &mut PackedVersions, blob: ObjectId) -> Result<Text> {
+        let read = versions.read(&blob).map_err(|source| GitError::Pack {
+            repo: self.workdir.clone(),
+            id: blob.to_string(),
+            source,
+        })?;
+        match read {
+            Some(content) => Ok(content),
+            None => Ok(Text::whole(self.blob(blob)?)),
+        }
     }
 
     /// Whether `blob`, the file in a commit, differs from the file in every one of `parents`

@@ -311,6 +311,11 @@ impl Text {
     }
 }
 
+/// The size of the result `delta` declares: what applying it may make at most.
+pub(crate) fn declared_len(delta: &[u8]) -> Result<usize, DeltaError> {
+    header(delta).map(|(_, result, _)| result)
+}
+
 /// The base and result sizes a delta starts with, and where its instructions start.
 fn header(delta: &[u8]) -> Result<(usize, usize, usize), DeltaError> {
     let mut at = 0;
@@ -678,5 +683,6 @@ mod tests {
         let err = base.patch(&delta, &mut scratch, SHORT).unwrap_err();
         assert_eq!(err, DeltaError::BeyondResult { at: 4, declared: 6 });
         assert_eq!(scratch.len(), 3);
+        assert_eq!(declared_len(&delta), Ok(6));
     }
 }
