@@ -250,6 +250,17 @@ mod tests {
         );
     }
 
+    /// Version 2 filters hash a path's bytes as unsigned: the value of git's own test
+    /// (`t0095-bloom.sh`, `get_murmur3_seven_highbit`), and of the reference MurmurHash3.
+    #[test]
+    fn murmur3_hashes_bytes_above_0x7f_as_unsigned() {
+        assert_eq!(murmur3(0, b"\x99\xaa\xbb\xcc\xdd\xee\xff"), 0xa183_ccfd);
+        assert_eq!(
+            murmur3(SEEDS[0], "déploiement/app.yaml".as_bytes()),
+            0x4659_f591
+        );
+    }
+
     #[test]
     fn keys_cover_each_leading_directory() {
         let keys = keys("a/b/c.yaml", 7);
@@ -337,6 +348,53 @@ mod tests {
         ] {
             check(&repo, path);
         }
+    }
+
+    /// Makes the commit-graph file `file` one of version 2 filters, with its checksum: for a
+    /// repository of ASCII paths alone, version 1 and 2 filters have the same bits.
+    fn as_version_2(file: &Path) {
+        let mut data = std::fs::read(file).unwrap();
+        let table = gix_chunk::file::Index::from_bytes(&data, HEADER, u32::from(data[6])).unwrap();
+        let bdat = table.offset_by_id(*b"BDAT").unwrap().start as usize;
+        assert_eq!(be32(&data, bdat), Some(1));
+        data[bdat..bdat + 4].copy_from_slice(&2u32.to_be_bytes());
+        let body = data.len() - 20;
+        let mut hasher = gix::hash::hasher(gix::hash::Kind::Sha1);
+        hasher.update(&data[..body]);
+        data[body..].copy_from_slice(hasher.try_finalize().unwrap().as_slice());
+        std::fs::remove_file(file).unwrap();
+        std::fs::write(file, data).unwrap();
+    }
+
+    #[test]
+    fn version_2_filters_answer_for_paths_in_utf_8_too() {
+        let repo = repository();
+        let info = repo.path().join(".git/objects/info");
+        repo.git(&["commit-graph", "write", "--reachable", "--changed-paths"]);
+        let utf8 = "déploiement/app.yaml";
+        let graph = CommitGraph::open(&info, utf8);
+        assert!(
+            matches!(graph, CommitGraph::Whole { filters: None, .. }),
+            "{graph:?}"
+        );
+        as_version_2(&info.join("commit-graph"));
+        for path in ["deploy/app.yaml", "y", utf8] {
+            check(&repo, path);
+        }
+    }
+
+    #[test]
+    fn a_commit_graph_whose_checksum_fails_is_not_used() {
+        let repo = repository();
+        let info = repo.path().join(".git/objects/info");
+        repo.git(&["commit-graph", "write", "--reachable", "--changed-paths"]);
+        let file = info.join("commit-graph");
+        let mut data = std::fs::read(&file).unwrap();
+        data[HEADER + 1] ^= 1;
+        std::fs::remove_file(&file).unwrap();
+        std::fs::write(&file, data).unwrap();
+        let graph = CommitGraph::open(&info, "deploy/app.yaml");
+        assert!(matches!(graph, CommitGraph::Corrupt), "{graph:?}");
     }
 
     #[test]
