@@ -224,7 +224,7 @@ impl Text {
 
     /// The text git's `delta` makes of `self` (the delta's base): each copy instruction takes
     /// the pieces of a range of the base, each insert a piece of the delta itself, and ranges of
-    /// full objects shorter than `short` are copied ([`SHORT`] outside tests). Every instruction
+    /// full objects shorter than `short` are copied ([`SHORT`] for the packs). Every instruction
     /// is checked against the result size the delta declares before it is applied, so a corrupt
     /// delta never makes more than it declared. `scratch` is where the text's own bytes are
     /// gathered: reusing one spares growing a new buffer for every text.
