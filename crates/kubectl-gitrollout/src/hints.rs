@@ -250,7 +250,7 @@ fn revert_hint(err: &RevertError) -> Option<String> {
     }
 }
 
-/// The repository and manifest flags that fix a git error, where flags can.
+/// The flags, or the git commands, that fix a git error where they can.
 fn git_hint(err: &GitError) -> Option<&'static str> {
     match err {
         GitError::NotARepository { .. } => {
@@ -265,6 +265,17 @@ fn git_hint(err: &GitError) -> Option<&'static str> {
              current directory",
         ),
         GitError::NotDefined { .. } => Some("pass the manifest of this workload with --path"),
+        GitError::Ambiguous { .. } => Some("give more digits"),
+        GitError::Symlink { .. } => {
+            Some("name the file it points to, so only that file is written")
+        }
+        GitError::Dirty { .. } => {
+            Some("commit or stash them first, so the revert commit holds only the revert")
+        }
+        GitError::CommitFailed { .. } => Some(
+            "the work tree holds the new content and nothing is staged; fix what stopped the \
+             commit (often a hook), then commit the file with `git commit`",
+        ),
         _ => None,
     }
 }
@@ -322,6 +333,13 @@ mod tests {
             )
         );
         assert_eq!(hint(&anyhow::anyhow!("something else")), None);
+        let dirty = anyhow::Error::new(GitError::Dirty {
+            path: "app.yaml".into(),
+        });
+        assert_eq!(
+            hint(&dirty).as_deref(),
+            Some("commit or stash them first, so the revert commit holds only the revert")
+        );
     }
 
     #[test]

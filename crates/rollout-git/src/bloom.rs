@@ -7,46 +7,66 @@
 //! and `BDAT`) and `bloom.c` (the hashes): murmur3 with seeds 0x293ae76f and 0x7e646e2c, the
 //! number of hashes and the hash version taken from the `BDAT` header.
 
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-/// The changed-path filters of a commit-graph (a single file or a split chain), with the keys of
-/// one path. Commits are named by their position in the commit-graph, as gix's
-/// [`gix::commitgraph::Graph`] numbers them, so no commit id is looked up here, and only the
-/// filters are read from the files.
+/// The commit-graph of a repository (a single file or a split chain), as far as this reader
+/// vouches for it.
+#[derive(Debug)]
+pub(crate) enum CommitGraph {
+    /// There is none.
+    Absent,
+    /// A file of it is not whole: its checksum does not match its content, or its chunk table
+    /// is invalid. Neither gix nor this reader may trust what it says.
+    Corrupt,
+    /// Whole files that hold `commits` commits, and their changed-path filters for one path
+    /// when they have filters that can answer for it.
+    Whole {
+        commits: usize,
+        filters: Option<ChangedPaths>,
+    },
+}
+
+/// The changed-path filters of a commit-graph, with the keys of one path. Commits are named by
+/// their position in the commit-graph, as gix's [`gix::commitgraph::Graph`] numbers them, so no
+/// commit id is looked up here.
 #[derive(Debug)]
 pub(crate) struct ChangedPaths {
     files: Vec<FilterFile>,
 }
 
-impl ChangedPaths {
-    /// The filters of the commit-graph in `info` (the repository's `objects/info`), for `path`
+impl CommitGraph {
+    /// The commit-graph in `info` (the repository's `objects/info`), with its filters for `path`
     /// (with `/` separators), read from the files git and gix read: `commit-graph` when there
-    /// is one, else the chain in `commit-graphs`. `commits` is how many commits gix found in
-    /// them: files that do not hold as many are not the ones gix read. `None` when there is no
-    /// commit-graph, or none of its files has filters that can answer for `path`.
-    pub fn open(info: &Path, path: &str, commits: u32) -> Option<Self> {
+    /// is one, else the chain in `commit-graphs`. Each file is checked against its checksum:
+    /// a filter whose bits are wrong would hide a commit that changed `path`.
+    pub fn open(info: &Path, path: &str) -> CommitGraph {
         let single = info.join("commit-graph");
         let files: Vec<PathBuf> = if single.is_file() {
             vec![single]
         } else {
             let chain = info.join("commit-graphs");
-            let list = std::fs::read_to_string(chain.join("commit-graph-chain")).ok()?;
+            let Ok(list) = std::fs::read_to_string(chain.join("commit-graph-chain")) else {
+                return CommitGraph::Absent;
+            };
             list.lines()
                 .map(|hash| chain.join(format!("graph-{}.graph", hash.trim())))
                 .collect()
         };
-        let files: Vec<FilterFile> = files
+        let files: Option<Vec<FilterFile>> = files
             .iter()
             .map(|file| FilterFile::read(file, path))
-            .collect::<Option<_>>()?;
-        let total: usize = files.iter().map(|f| f.commits).sum();
+            .collect();
+        let Some(files) = files else {
+            return CommitGraph::Corrupt;
+        };
+        let commits = files.iter().map(|f| f.commits).sum();
         let usable = files.iter().any(|f| f.filters.is_some());
-        (usable && total == commits as usize).then_some(ChangedPaths { files })
+        let filters = usable.then_some(ChangedPaths { files });
+        CommitGraph::Whole { commits, filters }
     }
+}
 
+impl ChangedPaths {
     /// True when the filter of the commit at `position` proves that its diff against its first
     /// parent (against the empty tree for a root commit) leaves the path unchanged; false when
     /// it may have changed it, or the commit has no usable filter.
@@ -84,34 +104,36 @@ struct Filters {
 }
 
 const SEEDS: [u32; 2] = [0x293a_e76f, 0x7e64_6e2c];
+/// The most hashes a filter is tested with (git's filters use 7).
+const MOST_HASHES: u32 = 32;
+/// The length of a commit-graph file's header, before its chunk table.
+const HEADER: usize = 8;
 
 impl FilterFile {
-    /// Reads the header, the chunk table, the commit count and the filters of `file`; `None`
-    /// when it is not a commit-graph this reader knows.
+    /// Reads `file` whole, checks its checksum, its header and its chunk table (with
+    /// `gix-chunk`), and takes its commit count and filters; `None` when it is not a whole
+    /// commit-graph file with SHA-1 ids.
     fn read(file: &Path, path: &str) -> Option<Self> {
-        let mut file = File::open(file).ok()?;
-        let mut header = [0u8; 8];
-        file.read_exact(&mut header).ok()?;
-        if header[..4] != *b"CGPH" || header[4] != 1 || !matches!(header[5], 1 | 2) {
+        let data = std::fs::read(file).ok()?;
+        let hash = gix::hash::Kind::Sha1;
+        let body = data.len().checked_sub(hash.len_in_bytes())?;
+        if body < HEADER || data[..4] != *b"CGPH" || data[4] != 1 || data[5] != 1 {
             return None;
         }
-        let mut table = vec![0u8; 12 * (usize::from(header[6]) + 1)];
-        file.read_exact(&mut table).ok()?;
-        // A chunk must lie inside the file: its bounds say how much is read.
-        let size = file.metadata().ok()?.len();
-        let chunk = |id: &[u8; 4]| -> Option<Range<u64>> {
-            let entry = table.chunks_exact(12).position(|e| e[..4] == *id)?;
-            let (start, end) = (
-                be64(&table, 12 * entry + 4)?,
-                be64(&table, 12 * entry + 16)?,
-            );
-            (start <= end && end <= size).then_some(start..end)
-        };
-        let fanout = chunk(b"OIDF").filter(|r| r.end - r.start == 4 * 256)?;
-        let last = read_range(&mut file, fanout.end - 4..fanout.end)?;
-        let commits = usize::try_from(be32(&last, 0)?).ok()?;
+        let mut hasher = gix::hash::hasher(hash);
+        hasher.update(&data[..body]);
+        if hasher.try_finalize().ok()?.as_slice() != &data[body..] {
+            return None;
+        }
+        let table = gix_chunk::file::Index::from_bytes(&data, HEADER, u32::from(data[6])).ok()?;
+        if table.highest_offset() > body as u64 {
+            return None;
+        }
+        let chunk = |id: &[u8; 4]| table.data_by_id(&data, *id).ok();
+        let fanout = chunk(b"OIDF").filter(|f| f.len() == 4 * 256)?;
+        let commits = usize::try_from(be32(fanout, 4 * 255)?).ok()?;
         let filters = match (chunk(b"BIDX"), chunk(b"BDAT")) {
-            (Some(index), Some(data)) => Filters::read(&mut file, index, data, commits, path),
+            (Some(index), Some(data)) => Filters::read(index, data, commits, path),
             _ => None,
         };
         Some(FilterFile { commits, filters })
@@ -119,23 +141,20 @@ impl FilterFile {
 }
 
 impl Filters {
-    fn read(
-        file: &mut File,
-        index: Range<u64>,
-        data: Range<u64>,
-        commits: usize,
-        path: &str,
-    ) -> Option<Self> {
-        let index = read_range(file, index)?;
-        let data = read_range(file, data)?;
-        let (version, hashes) = (be32(&data, 0)?, be32(&data, 4)?);
+    /// The filters in the chunks `index` (`BIDX`) and `data` (`BDAT`) of a file of `commits`
+    /// commits, with the keys of `path`; `None` when they cannot answer for it.
+    fn read(index: &[u8], data: &[u8], commits: usize, path: &str) -> Option<Self> {
+        let (version, hashes) = (be32(data, 0)?, be32(data, 4)?);
         // Version 1 hashed bytes above 0x7f as signed chars: only ASCII paths hash the same.
         let known = version == 2 || (version == 1 && path.is_ascii());
+        // The count is read from the file: bounded before keys are made of it. Testing fewer of
+        // a filter's hashes still proves a path absent, only less often.
+        let hashes = hashes.min(MOST_HASHES);
         if index.len() != 4 * commits || data.len() < 12 || !known || hashes == 0 {
             return None;
         }
         Some(Filters {
-            index,
+            index: index.to_vec(),
             data: data[12..].to_vec(),
             keys: keys(path, hashes),
         })
@@ -163,14 +182,6 @@ impl Filters {
             })
         })
     }
-}
-
-/// The bytes of `range` in `file`.
-fn read_range(file: &mut File, range: Range<u64>) -> Option<Vec<u8>> {
-    file.seek(SeekFrom::Start(range.start)).ok()?;
-    let mut data = vec![0u8; usize::try_from(range.end - range.start).ok()?];
-    file.read_exact(&mut data).ok()?;
-    Some(data)
 }
 
 /// The keys git tests for `path`: the path itself and each leading directory (`a/b/c`, `a/b`,
@@ -224,14 +235,10 @@ fn be32(data: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes(data.get(at..at + 4)?.try_into().ok()?))
 }
 
-fn be64(data: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_be_bytes(data.get(at..at + 8)?.try_into().ok()?))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gitrollout_tests::git::GitRepo;
+    use gitrollout_test_git::GitRepo;
 
     #[test]
     fn murmur3_matches_the_reference_values() {
@@ -240,6 +247,17 @@ mod tests {
         assert_eq!(
             murmur3(0, b"The quick brown fox jumps over the lazy dog"),
             0x2e4f_f723
+        );
+    }
+
+    /// Version 2 filters hash a path's bytes as unsigned: the value of git's own test
+    /// (`t0095-bloom.sh`, `get_murmur3_seven_highbit`), and of the reference MurmurHash3.
+    #[test]
+    fn murmur3_hashes_bytes_above_0x7f_as_unsigned() {
+        assert_eq!(murmur3(0, b"\x99\xaa\xbb\xcc\xdd\xee\xff"), 0xa183_ccfd);
+        assert_eq!(
+            murmur3(SEEDS[0], "déploiement/app.yaml".as_bytes()),
+            0x4659_f591
         );
     }
 
@@ -276,7 +294,14 @@ mod tests {
     fn check(repo: &GitRepo, path: &str) {
         let info = repo.path().join(".git/objects/info");
         let graph = gix::commitgraph::Graph::from_info_dir(&info, gix::hash::Kind::Sha1).unwrap();
-        let filters = ChangedPaths::open(&info, path, graph.num_commits()).unwrap();
+        let CommitGraph::Whole {
+            commits,
+            filters: Some(filters),
+        } = CommitGraph::open(&info, path)
+        else {
+            panic!("no filters for {path}");
+        };
+        assert_eq!(commits, graph.num_commits() as usize);
         let (mut unchanged, mut proved) = (0, 0);
         for sha in repo.git(&["rev-list", "--all"]).lines() {
             let changed = !repo
@@ -307,8 +332,12 @@ mod tests {
         let repo = repository();
         let info = repo.path().join(".git/objects/info");
         repo.git(&["commit-graph", "write", "--reachable"]);
-        let commits = repo.git(&["rev-list", "--all", "--count"]).parse().unwrap();
-        assert!(ChangedPaths::open(&info, "deploy/app.yaml", commits).is_none());
+        let commits: usize = repo.git(&["rev-list", "--all", "--count"]).parse().unwrap();
+        let graph = CommitGraph::open(&info, "deploy/app.yaml");
+        assert!(
+            matches!(graph, CommitGraph::Whole { commits: c, filters: None } if c == commits),
+            "{graph:?}"
+        );
         repo.git(&["commit-graph", "write", "--reachable", "--changed-paths"]);
         for path in [
             "deploy/app.yaml",
@@ -319,6 +348,53 @@ mod tests {
         ] {
             check(&repo, path);
         }
+    }
+
+    /// Makes the commit-graph file `file` one of version 2 filters, with its checksum: for a
+    /// repository of ASCII paths alone, version 1 and 2 filters have the same bits.
+    fn as_version_2(file: &Path) {
+        let mut data = std::fs::read(file).unwrap();
+        let table = gix_chunk::file::Index::from_bytes(&data, HEADER, u32::from(data[6])).unwrap();
+        let bdat = table.offset_by_id(*b"BDAT").unwrap().start as usize;
+        assert_eq!(be32(&data, bdat), Some(1));
+        data[bdat..bdat + 4].copy_from_slice(&2u32.to_be_bytes());
+        let body = data.len() - 20;
+        let mut hasher = gix::hash::hasher(gix::hash::Kind::Sha1);
+        hasher.update(&data[..body]);
+        data[body..].copy_from_slice(hasher.try_finalize().unwrap().as_slice());
+        std::fs::remove_file(file).unwrap();
+        std::fs::write(file, data).unwrap();
+    }
+
+    #[test]
+    fn version_2_filters_answer_for_paths_in_utf_8_too() {
+        let repo = repository();
+        let info = repo.path().join(".git/objects/info");
+        repo.git(&["commit-graph", "write", "--reachable", "--changed-paths"]);
+        let utf8 = "déploiement/app.yaml";
+        let graph = CommitGraph::open(&info, utf8);
+        assert!(
+            matches!(graph, CommitGraph::Whole { filters: None, .. }),
+            "{graph:?}"
+        );
+        as_version_2(&info.join("commit-graph"));
+        for path in ["deploy/app.yaml", "y", utf8] {
+            check(&repo, path);
+        }
+    }
+
+    #[test]
+    fn a_commit_graph_whose_checksum_fails_is_not_used() {
+        let repo = repository();
+        let info = repo.path().join(".git/objects/info");
+        repo.git(&["commit-graph", "write", "--reachable", "--changed-paths"]);
+        let file = info.join("commit-graph");
+        let mut data = std::fs::read(&file).unwrap();
+        data[HEADER + 1] ^= 1;
+        std::fs::remove_file(&file).unwrap();
+        std::fs::write(&file, data).unwrap();
+        let graph = CommitGraph::open(&info, "deploy/app.yaml");
+        assert!(matches!(graph, CommitGraph::Corrupt), "{graph:?}");
     }
 
     #[test]

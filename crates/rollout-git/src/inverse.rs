@@ -161,7 +161,7 @@ fn merge_file(
 
 #[cfg(test)]
 mod tests {
-    use gitrollout_tests::git::GitRepo;
+    use gitrollout_test_git::GitRepo;
 
     use super::*;
 

@@ -17,5 +17,6 @@ pub use map::{
     CommitSource, ManifestHistory, MappedCommit, Mapping, RECORDED_COMMIT, map_commits,
     revision_with_content,
 };
+pub use pack::PackError;
 pub use repo::{CommitInfo, GitError, Repo, Written};
 pub use text::{DeltaError, Text};

@@ -12,8 +12,8 @@ use gix::traverse::commit::simple::CommitTimeOrder;
 
 use jiff::Timestamp;
 
-use crate::bloom::ChangedPaths;
-use crate::pack::PackedVersions;
+use crate::bloom::{ChangedPaths, CommitGraph};
+use crate::pack::{PackError, PackedVersions};
 use crate::text::Text;
 
 /// What reading or writing the repository can fail with.
@@ -23,7 +23,7 @@ pub enum GitError {
     NotARepository { path: PathBuf },
     #[error("{reference:?} does not name a commit in {repo}")]
     Unresolved { reference: String, repo: PathBuf },
-    #[error("short SHA {reference:?} is ambiguous in {repo}: it could be {}\nhint: give more digits", .candidates.join(", "))]
+    #[error("short SHA {reference:?} is ambiguous in {repo}: it could be {}", .candidates.join(", "))]
     Ambiguous {
         reference: String,
         repo: PathBuf,
@@ -41,16 +41,19 @@ pub enum GitError {
         workload: String,
         commits: usize,
     },
-    #[error(
-        "{path} is a symbolic link\nhint: name the file it points to, so only that file is written"
-    )]
+    #[error("{path} is a symbolic link")]
     Symlink { path: String },
-    #[error(
-        "{path} has uncommitted changes\nhint: commit or stash them first, so the revert commit holds only the revert"
-    )]
+    #[error("{path} has uncommitted changes")]
     Dirty { path: String },
     #[error("could not read the repository {repo}: {message}")]
     Read { repo: PathBuf, message: String },
+    #[error("could not read blob {id} from the packs of {repo}")]
+    Pack {
+        repo: PathBuf,
+        id: String,
+        #[source]
+        source: PackError,
+    },
     #[error("`git {args}` failed in {repo}: {reason}")]
     Command {
         args: String,
@@ -58,15 +61,17 @@ pub enum GitError {
         /// The first line git or its hook printed that says why.
         reason: String,
     },
-    #[error(
-        "git could not commit {path}: {reason}\nhint: {path} holds the new content in the work \
-         tree and nothing is staged; fix what stopped the commit (often a hook), then `git \
-         commit {path}`"
-    )]
+    /// The work tree holds the new content of `path`, and nothing is staged.
+    #[error("git could not commit {path}: {reason}")]
     CommitFailed { path: String, reason: String },
 }
 
 type Result<T, E = GitError> = std::result::Result<T, E>;
+
+/// The largest allocation gix may make from a size an object's header gives, before it reads
+/// the object: a larger object is an error, where trusting the header could abort the process.
+/// What gix reads is larger than what the pack reader itself keeps (32 MB at most).
+const ALLOC_LIMIT: usize = 64 << 20;
 
 /// One commit's metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,7 +113,19 @@ impl Repo {
         let not_a_repo = || GitError::NotARepository {
             path: dir.to_path_buf(),
         };
-        let mut repo = gix::discover(dir).map_err(|_| not_a_repo())?;
+        let limit = format!("gitoxide.objects.allocLimit={ALLOC_LIMIT}");
+        let options = |trust| {
+            use gix::sec::trust::DefaultForLevel;
+            gix::open::Options::default_for_level(trust).config_overrides([limit.as_str()])
+        };
+        let trust = gix::sec::trust::Mapping {
+            full: options(gix::sec::Trust::Full),
+            reduced: options(gix::sec::Trust::Reduced),
+        };
+        let mut repo: gix::Repository =
+            gix::ThreadSafeRepository::discover_opts(dir, Default::default(), trust)
+                .map_err(|_| not_a_repo())?
+                .into();
         // Enough for the commits and trees of a walk; blobs are read once each.
         repo.object_cache_size_if_unset(4 * 1024 * 1024);
         // Root trees are long delta chains, one per commit: 64 cached bases (gix's default)
@@ -252,18 +269,16 @@ impl Repo {
         let Ok(head) = self.repo.head_id() else {
             return Ok(());
         };
+        let (graph, filters) = self.commit_graph(path);
         let walk = self
             .repo
             .rev_walk([head.detach()])
             .sorting(Sorting::ByCommitTime(CommitTimeOrder::NewestFirst))
-            .use_commit_graph(true)
+            .use_commit_graph(graph.is_some())
             .all()
             .map_err(|e| self.read_error(e))?;
-        let graph = self.repo.commit_graph_if_enabled().ok().flatten();
+        let graph = graph.as_ref();
         let objects = self.repo.objects.store_ref().path();
-        let filters = graph
-            .as_ref()
-            .and_then(|g| ChangedPaths::open(&objects.join("info"), path, g.num_commits()));
         let mut lookup = PathLookup::new(path);
         let mut versions = PackedVersions::open(objects, self.repo.object_hash());
         // The blob of `path` in commits seen as parents but not yet visited themselves.
@@ -273,13 +288,10 @@ impl Repo {
             let known = pending.remove(&info.id);
             // A commit whose filter proves it left `path` as its first parent has it made no
             // version, and its first parent has the same blob.
-            let unchanged = filters
-                .as_ref()
-                .zip(graph.as_ref())
-                .is_some_and(|(filters, graph)| {
-                    let position = graph.lookup(info.id);
-                    position.is_some_and(|at| filters.surely_unchanged(at.0))
-                });
+            let unchanged = filters.as_ref().zip(graph).is_some_and(|(filters, graph)| {
+                let position = graph.lookup(info.id);
+                position.is_some_and(|at| filters.surely_unchanged(at.0))
+            });
             if unchanged {
                 if let (Some(blob), Some(parent)) = (known, info.parent_ids().next()) {
                     pending.entry(parent.detach()).or_insert(blob);
@@ -288,23 +300,47 @@ impl Repo {
             }
             let blob = match known {
                 Some(blob) => blob,
-                None => lookup.blob(self, self.root_tree(info.id, graph.as_ref())?)?,
+                None => lookup.blob(self, self.root_tree(info.id, graph)?)?,
             };
             let Some(blob) = blob else { continue };
             let parents = info.parent_ids().map(|p| p.detach());
-            let graph = graph.as_ref();
             if self.differs_from_parents(blob, parents, &mut pending, &mut lookup, graph)? {
                 let commit = info.object().map_err(|e| self.read_error(e))?;
-                let content = match versions.read(&blob).map_err(|e| self.read_error(e))? {
-                    Some(content) => content,
-                    None => Text::whole(self.blob(blob)?),
-                };
+                let content = self.version(&mut versions, blob)?;
                 if visit(self.info(&commit)?, &content)?.is_break() {
                     break;
                 }
             }
         }
         Ok(())
+    }
+
+    /// The commit-graph, when the repository has one whose files are whole, and its
+    /// changed-path filters for `path`, when it has them. A commit-graph with a file that is not
+    /// whole is not used at all: its parents and trees could be wrong too.
+    fn commit_graph(&self, path: &str) -> (Option<gix::commitgraph::Graph>, Option<ChangedPaths>) {
+        let info = self.repo.objects.store_ref().path().join("info");
+        let CommitGraph::Whole { commits, filters } = CommitGraph::open(&info, path) else {
+            return (None, None);
+        };
+        // Files that do not hold as many commits are not the ones gix read.
+        let graph = self.repo.commit_graph_if_enabled().ok().flatten();
+        let graph = graph.filter(|g| g.num_commits() as usize == commits);
+        let filters = filters.filter(|_| graph.is_some());
+        (graph, filters)
+    }
+
+    /// The content of `blob`: read from the packs as pieces when they hold it, else by gix.
+    fn version(&self, versions: &mut PackedVersions, blob: ObjectId) -> Result<Text> {
+        let read = versions.read(&blob).map_err(|source| GitError::Pack {
+            repo: self.workdir.clone(),
+            id: blob.to_string(),
+            source,
+        })?;
+        match read {
+            Some(content) => Ok(content),
+            None => Ok(Text::whole(self.blob(blob)?)),
+        }
     }
 
     /// Whether `blob`, the file in a commit, differs from the file in every one of `parents`

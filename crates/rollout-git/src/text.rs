@@ -81,10 +81,38 @@ pub struct Text {
     len: usize,
 }
 
-/// Why a delta could not be applied: the pack that holds it is corrupt.
+/// Why a delta could not be applied: the pack that holds it is corrupt. Positions are bytes
+/// into the delta.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid delta: {0}")]
-pub struct DeltaError(&'static str);
+pub enum DeltaError {
+    #[error("its header is cut short")]
+    HeaderCutShort,
+    #[error("a size in its header is longer than 64 bits")]
+    SizeTooLong,
+    #[error("it is for a base of {declared} bytes, and its base has {base}")]
+    BaseSize { declared: usize, base: usize },
+    #[error("the copy at byte {at} is cut short")]
+    CopyCutShort { at: usize },
+    #[error("the copy at byte {at} takes {size} bytes from {offset}, beyond its base of {base}")]
+    CopyBeyondBase {
+        at: usize,
+        offset: usize,
+        size: usize,
+        base: usize,
+    },
+    #[error("the insert at byte {at} runs past its end")]
+    InsertPastEnd { at: usize },
+    #[error("byte {at} is the reserved instruction 0")]
+    Reserved { at: usize },
+    #[error("the instruction at byte {at} makes more than the {declared} bytes it declares")]
+    BeyondResult { at: usize, declared: usize },
+    #[error("it makes {made} bytes, not the {declared} it declares")]
+    ShortResult { made: usize, declared: usize },
+}
+
+/// Ranges of a full object shorter than this are copied into a text's own chunk rather than
+/// shared (see [`Builder`]).
+pub(crate) const SHORT: usize = 1024;
 
 impl Text {
     /// A text that is all of `data`.
@@ -195,49 +223,105 @@ impl Text {
     }
 
     /// The text git's `delta` makes of `self` (the delta's base): each copy instruction takes
-    /// the pieces of a range of the base, each insert a piece of the delta itself. `scratch`
-    /// is where the text's own bytes are gathered: reusing one spares growing a new buffer for
-    /// every text.
-    pub fn patch(&self, data: &[u8], scratch: &mut Vec<u8>) -> Result<Text, DeltaError> {
-        let mut at = 0;
-        let base_len = varint(data, &mut at)?;
-        let result_len = varint(data, &mut at)?;
-        if base_len != self.len {
-            return Err(DeltaError("its base size is not the base's"));
+    /// the pieces of a range of the base, each insert a piece of the delta itself, and ranges of
+    /// full objects shorter than `short` are copied ([`SHORT`] for the packs). Every instruction
+    /// is checked against the result size the delta declares before it is applied, so a corrupt
+    /// delta never makes more than it declared. `scratch` is where the text's own bytes are
+    /// gathered: reusing one spares growing a new buffer for every text.
+    pub(crate) fn patch(
+        &self,
+        delta: &[u8],
+        scratch: &mut Vec<u8>,
+        short: usize,
+    ) -> Result<Text, DeltaError> {
+        let (declared, result_len, mut at) = header(delta)?;
+        if declared != self.len {
+            return Err(DeltaError::BaseSize {
+                declared,
+                base: self.len,
+            });
         }
         scratch.clear();
         let mut text = Builder {
             pieces: Vec::new(),
             own: scratch,
             len: 0,
+            short,
         };
-        while let Some(&op) = data.get(at) {
+        while let Some(&op) = delta.get(at) {
+            let start = at;
             at += 1;
+            let room = result_len - text.len;
+            let beyond = DeltaError::BeyondResult {
+                at: start,
+                declared: result_len,
+            };
             if op & 0x80 != 0 {
-                let (offset, size) = copy_instruction(op, data, &mut at)?;
-                let end = offset
-                    .checked_add(size)
-                    .filter(|&end| end <= self.len)
-                    .ok_or(DeltaError("it copies beyond its base"))?;
-                for (piece, part) in self.parts(offset..end) {
-                    text.push(&piece.chunk, part.start, part.len());
+                let (offset, size) = copy_instruction(op, delta, &mut at)
+                    .ok_or(DeltaError::CopyCutShort { at: start })?;
+                if size > room {
+                    return Err(beyond);
                 }
+                self.copy_to(&mut text, start, offset, size)?;
             } else if op != 0 {
-                let len = usize::from(op);
-                if at + len > data.len() {
-                    return Err(DeltaError("an insert runs past its end"));
+                let size = usize::from(op);
+                if size > room {
+                    return Err(beyond);
                 }
-                text.copy(&data[at..at + len]);
-                at += len;
+                let bytes = delta
+                    .get(at..at + size)
+                    .ok_or(DeltaError::InsertPastEnd { at: start })?;
+                text.copy(bytes);
+                at += size;
             } else {
-                return Err(DeltaError("it has the reserved instruction 0"));
+                return Err(DeltaError::Reserved { at: start });
             }
         }
         if text.len != result_len {
-            return Err(DeltaError("its result size is not what it makes"));
+            return Err(DeltaError::ShortResult {
+                made: text.len,
+                declared: result_len,
+            });
         }
         Ok(text.finish())
     }
+
+    /// Adds the pieces of `size` bytes of `self` from `offset` to `text`: the copy instruction
+    /// at byte `at` of a delta.
+    fn copy_to(
+        &self,
+        text: &mut Builder<'_>,
+        at: usize,
+        offset: usize,
+        size: usize,
+    ) -> Result<(), DeltaError> {
+        let end = offset
+            .checked_add(size)
+            .filter(|&end| end <= self.len)
+            .ok_or(DeltaError::CopyBeyondBase {
+                at,
+                offset,
+                size,
+                base: self.len,
+            })?;
+        for (piece, part) in self.parts(offset..end) {
+            text.push(&piece.chunk, part.start, part.len());
+        }
+        Ok(())
+    }
+}
+
+/// The size of the result `delta` declares: what applying it may make at most.
+pub(crate) fn declared_len(delta: &[u8]) -> Result<usize, DeltaError> {
+    header(delta).map(|(_, result, _)| result)
+}
+
+/// The base and result sizes a delta starts with, and where its instructions start.
+fn header(delta: &[u8]) -> Result<(usize, usize, usize), DeltaError> {
+    let mut at = 0;
+    let base = varint(delta, &mut at)?;
+    let result = varint(delta, &mut at)?;
+    Ok((base, result, at))
 }
 
 /// Builds a text piece by piece. Short pieces are copied into a chunk of the text's own: git's
@@ -250,22 +334,17 @@ struct Builder<'s> {
     pieces: Vec<(Option<Rc<Chunk>>, Range<usize>)>,
     own: &'s mut Vec<u8>,
     len: usize,
+    /// Ranges of full objects shorter than this are copied into `own`.
+    short: usize,
 }
 
 impl Builder<'_> {
-    /// Pieces shorter than this are copied. The unit tests, whose texts are short, copy only
-    /// what is shorter than a pattern they search, so that most joins are searched across.
-    #[cfg(not(test))]
-    const SHORT: usize = 1024;
-    #[cfg(test)]
-    const SHORT: usize = 2;
-
     /// Appends `len` bytes of `chunk` from `start`, joined with the last piece when they follow
     /// it in the same chunk. Only long ranges of full objects are shared; the rest is copied,
     /// so that a text holds on to no other text's bytes, and its memory is reused once it is
     /// dropped.
     fn push(&mut self, chunk: &Rc<Chunk>, start: usize, len: usize) {
-        if len < Self::SHORT || !chunk.full {
+        if len < self.short || !chunk.full {
             return self.copy(&chunk.data[start..start + len]);
         }
         self.len += len;
@@ -308,28 +387,29 @@ impl Builder<'_> {
 fn varint(data: &[u8], at: &mut usize) -> Result<usize, DeltaError> {
     let mut value: usize = 0;
     for shift in (0..64).step_by(7) {
-        let byte = *data.get(*at).ok_or(DeltaError("its header is cut short"))?;
+        let byte = *data.get(*at).ok_or(DeltaError::HeaderCutShort)?;
         *at += 1;
         value |= usize::from(byte & 0x7f) << shift;
         if byte & 0x80 == 0 {
             return Ok(value);
         }
     }
-    Err(DeltaError("a size in its header is too long"))
+    Err(DeltaError::SizeTooLong)
 }
 
-/// The offset and size of a copy instruction: the bits of `op` say which bytes follow.
-fn copy_instruction(op: u8, data: &[u8], at: &mut usize) -> Result<(usize, usize), DeltaError> {
+/// The offset and size of the copy instruction `op`, whose bits say which bytes follow it from
+/// `at`; `None` when the delta ends first.
+fn copy_instruction(op: u8, data: &[u8], at: &mut usize) -> Option<(usize, usize)> {
     let mut fields = [0usize; 2];
     for (bit, shift) in (0..7).zip([0, 8, 16, 24, 0, 8, 16]) {
         if op & (1 << bit) != 0 {
-            let byte = *data.get(*at).ok_or(DeltaError("a copy is cut short"))?;
+            let byte = *data.get(*at)?;
             *at += 1;
             fields[usize::from(bit >= 4)] |= usize::from(byte) << shift;
         }
     }
     let [offset, size] = fields;
-    Ok((offset, if size == 0 { 0x10000 } else { size }))
+    Some((offset, if size == 0 { 0x10000 } else { size }))
 }
 
 #[cfg(test)]
@@ -401,24 +481,29 @@ mod tests {
         out
     }
 
-    /// An instruction drawn before the length of its base is known.
+    /// An instruction drawn before the length of its base is known: a copy from anywhere, of
+    /// at most `most` bytes, or an insert.
     #[derive(Debug, Clone)]
     enum Draw {
-        Copy(usize, usize),
+        Copy {
+            from: usize,
+            take: usize,
+            most: usize,
+        },
         Insert(Vec<u8>),
     }
 
     /// Makes `draws` instructions on a base of `len` bytes.
     fn ops(draws: &[Draw], len: usize) -> Vec<Op> {
         let op = |draw: &Draw| match draw {
-            Draw::Copy(from, take) if len > 0 => {
+            Draw::Copy { from, take, most } if len > 0 => {
                 let from = from % len;
                 Op::Copy {
                     from,
-                    len: 1 + take % (len - from),
+                    len: 1 + take % (len - from).min(*most),
                 }
             }
-            Draw::Copy(..) => Op::Insert(b"a".to_vec()),
+            Draw::Copy { .. } => Op::Insert(b"a".to_vec()),
             Draw::Insert(bytes) => Op::Insert(bytes.clone()),
         };
         draws.iter().map(op).collect()
@@ -428,9 +513,29 @@ mod tests {
         proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'b'), Just(b'\n')], 1..max)
     }
 
-    fn draws() -> impl Strategy<Value = Vec<Draw>> {
+    /// `len` letters drawn from `seed`: texts too long to draw byte by byte.
+    fn long_letters(seed: u64, len: usize) -> Vec<u8> {
+        let mut state = seed | 1;
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                b"ab\n"[(state % 3) as usize]
+            })
+            .collect()
+    }
+
+    /// Instructions whose copies are at most `most` bytes long, or as long as the base allows,
+    /// and whose inserts are at most 40 bytes long.
+    fn draws(most: usize) -> impl Strategy<Value = Vec<Draw>> {
         let draw = prop_oneof![
-            (any::<usize>(), any::<usize>()).prop_map(|(f, t)| Draw::Copy(f, t)),
+            (
+                any::<usize>(),
+                any::<usize>(),
+                prop_oneof![Just(most), Just(usize::MAX)]
+            )
+                .prop_map(|(from, take, most)| Draw::Copy { from, take, most }),
             letters(40).prop_map(Draw::Insert),
         ];
         proptest::collection::vec(draw, 1..8)
@@ -442,26 +547,44 @@ mod tests {
             .collect()
     }
 
+    /// Applies `chain` to `first` as pieces copied below `short` bytes, and as bytes: the texts
+    /// read and search as the bytes do.
+    fn check_chain(first: Vec<u8>, chain: &[Vec<Draw>], short: usize) -> Result<(), TestCaseError> {
+        let mut bytes = first.clone();
+        let mut text = Text::whole(first);
+        for draws in chain {
+            let ops = ops(draws, bytes.len());
+            let (delta, _) = encode(bytes.len(), &ops);
+            bytes = apply(&bytes, &ops);
+            text = text.patch(&delta, &mut Vec::new(), short).unwrap();
+            prop_assert_eq!(text.to_vec(), bytes.clone());
+            for pattern in [&b"ab"[..], b"\nab", b"a", b"bb\na"] {
+                prop_assert_eq!(text.positions(pattern), naive(&bytes, pattern));
+            }
+        }
+        Ok(())
+    }
+
     proptest! {
         /// A chain of deltas applied to pieces gives what applying them to bytes gives, and
         /// searching the pieces finds what searching the bytes finds, across joins included.
+        /// Pieces shorter than 2 bytes are copied, so that most joins are searched across.
         #[test]
         fn a_chain_of_deltas_reads_as_the_bytes_it_makes(
             first in letters(200),
-            chain in proptest::collection::vec(draws(), 1..6),
+            chain in proptest::collection::vec(draws(8), 1..6),
         ) {
-            let mut bytes = first.clone();
-            let mut text = Text::whole(first);
-            for draws in chain {
-                let ops = ops(&draws, bytes.len());
-                let (delta, _) = encode(bytes.len(), &ops);
-                bytes = apply(&bytes, &ops);
-                text = text.patch(&delta, &mut Vec::new()).unwrap();
-                prop_assert_eq!(text.to_vec(), bytes.clone());
-                for pattern in [&b"ab"[..], b"\nab", b"a", b"bb\na"] {
-                    prop_assert_eq!(text.positions(pattern), naive(&bytes, pattern));
-                }
-            }
+            check_chain(first, &chain, 2)?;
+        }
+
+        /// The same at the piece size the packs are read with, on texts of up to 24 times
+        /// that size, copied both shorter and longer than it.
+        #[test]
+        fn a_chain_of_deltas_reads_as_the_bytes_it_makes_with_the_packs_pieces(
+            (seed, len) in (any::<u64>(), 1..24 * SHORT),
+            chain in proptest::collection::vec(draws(2 * SHORT), 1..6),
+        ) {
+            check_chain(long_letters(seed, len), &chain, SHORT)?;
         }
     }
 
@@ -485,7 +608,7 @@ mod tests {
         ];
         let (delta, _) = encode(base.len(), &ops);
         let text = Text::whole(base.clone())
-            .patch(&delta, &mut Vec::new())
+            .patch(&delta, &mut Vec::new(), SHORT)
             .unwrap();
         assert_eq!(text.to_vec(), apply(&base, &ops));
         // The two adjacent copies are one piece.
@@ -499,25 +622,67 @@ mod tests {
     #[test]
     fn corrupt_deltas_are_errors_not_panics() {
         let base = Text::whole(b"hello".to_vec());
-        let cases: [(&[u8], &str); 6] = [
-            (&[], "its header is cut short"),
-            (&[6, 5], "its base size is not the base's"),
-            (&[5, 5, 0x91, 3, 5], "it copies beyond its base"),
-            (&[5, 5, 4, b'a'], "an insert runs past its end"),
-            (&[5, 5, 0], "it has the reserved instruction 0"),
-            (&[5, 4, 0x90, 5], "its result size is not what it makes"),
+        let cases: [(&[u8], DeltaError); 9] = [
+            (&[], DeltaError::HeaderCutShort),
+            (
+                &[
+                    5, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+                ],
+                DeltaError::SizeTooLong,
+            ),
+            (
+                &[6, 5],
+                DeltaError::BaseSize {
+                    declared: 6,
+                    base: 5,
+                },
+            ),
+            (&[5, 5, 0x91, 3], DeltaError::CopyCutShort { at: 2 }),
+            (
+                &[5, 5, 0x91, 3, 5],
+                DeltaError::CopyBeyondBase {
+                    at: 2,
+                    offset: 3,
+                    size: 5,
+                    base: 5,
+                },
+            ),
+            (&[5, 5, 4, b'a'], DeltaError::InsertPastEnd { at: 2 }),
+            (&[5, 5, 0], DeltaError::Reserved { at: 2 }),
+            (
+                &[5, 4, 0x90, 5],
+                DeltaError::BeyondResult { at: 2, declared: 4 },
+            ),
+            (
+                &[5, 6, 0x90, 5],
+                DeltaError::ShortResult {
+                    made: 5,
+                    declared: 6,
+                },
+            ),
         ];
-        for (delta, why) in cases {
-            assert_eq!(
-                base.patch(delta, &mut Vec::new()).unwrap_err(),
-                DeltaError(why)
-            );
+        for (delta, expect) in cases {
+            assert_eq!(base.patch(delta, &mut Vec::new(), 2).unwrap_err(), expect);
         }
         assert_eq!(
-            base.patch(&[5, 5, 0x90, 5], &mut Vec::new())
+            base.patch(&[5, 5, 0x90, 5], &mut Vec::new(), 2)
                 .unwrap()
                 .to_vec(),
             b"hello"
         );
+    }
+
+    /// A delta that declares 6 bytes and copies far more stops at the instruction that would
+    /// make more than 6, having copied no more than 6.
+    #[test]
+    fn a_delta_never_makes_more_than_it_declares() {
+        let base = Text::whole(vec![b'x'; 100]);
+        let mut delta = vec![100, 6, 0x90, 3];
+        delta.extend([0x90, 100].repeat(1000));
+        let mut scratch = Vec::new();
+        let err = base.patch(&delta, &mut scratch, SHORT).unwrap_err();
+        assert_eq!(err, DeltaError::BeyondResult { at: 4, declared: 6 });
+        assert_eq!(scratch.len(), 3);
+        assert_eq!(declared_len(&delta), Ok(6));
     }
 }

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use gitrollout_tests::git::GitRepo;
+use gitrollout_test_git::GitRepo;
 use rollout_core::{Current, History, Revision, WorkloadKind};
 use rollout_git::{GitError, ManifestHistory, Repo, map_commits, workload_template};
 use serde_json::Value;

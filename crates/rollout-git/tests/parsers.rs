@@ -33,7 +33,7 @@ proptest! {
 
 #[test]
 fn no_ref_panics() {
-    let git = gitrollout_tests::git::GitRepo::new();
+    let git = gitrollout_test_git::GitRepo::new();
     let sha = git.commit("app.yaml", "kind: Deployment\n", "release 1.16");
     git.git(&["tag", "v1.16"]);
     let repo = Repo::discover(git.path()).expect("a repository");

@@ -1,9 +1,9 @@
-//! Reading and writing real repositories made with git itself (see `gitrollout_tests::git`).
+//! Reading and writing real repositories made with git itself (see `gitrollout_test_git`).
 
 // A test states what it expects with unwrap: a failure there is the test failing.
 #![allow(clippy::unwrap_used)]
 
-use gitrollout_tests::git::GitRepo;
+use gitrollout_test_git::GitRepo;
 use rollout_git::{GitError, Repo, Written};
 
 fn story() -> (GitRepo, [String; 3]) {
@@ -73,7 +73,8 @@ fn an_ambiguous_short_sha_lists_its_candidates() {
         panic!("{err}");
     };
     assert!(candidates.len() >= 2, "{err}");
-    assert!(err.to_string().contains("hint: give more digits"), "{err}");
+    // Which flag or command helps is the binary's to say.
+    assert!(!err.to_string().contains("hint"), "{err}");
 }
 
 #[test]
@@ -193,6 +194,7 @@ fn commits_one_file_through_git_and_refuses_a_dirty_one() {
     std::fs::write(repo.path().join("deploy/app.yaml"), "image: nginx:9\n").unwrap();
     let err = git.ensure_clean("deploy/app.yaml").unwrap_err();
     assert!(matches!(err, GitError::Dirty { .. }), "{err}");
+    assert_eq!(err.to_string(), "deploy/app.yaml has uncommitted changes");
 
     repo.git(&["checkout", "--quiet", "--", "deploy/app.yaml"]);
     let old = git.file_at(&shas[1], "deploy/app.yaml").unwrap().unwrap();
@@ -248,8 +250,7 @@ fn a_failing_hook_is_one_line_and_leaves_nothing_staged() {
         lines[0],
         "git could not commit deploy/app.yaml: lint: app.yaml is not formatted"
     );
-    assert_eq!(lines.len(), 2, "{message}");
-    assert!(lines[1].starts_with("hint: "), "{message}");
+    assert_eq!(lines.len(), 1, "{message}");
     // Nothing staged: the index is HEAD's, the work tree has the new content.
     assert_eq!(repo.git(&["diff", "--cached", "--name-only"]), "");
     assert_eq!(repo.git(&["status", "--porcelain"]), "M deploy/app.yaml");
@@ -265,6 +266,7 @@ fn refuses_to_write_through_a_symlink_or_outside_the_work_tree() {
     let git = Repo::discover(repo.path()).unwrap();
     let err = git.write_commit("link.yaml", b"x", "x").unwrap_err();
     assert!(matches!(err, GitError::Symlink { .. }), "{err}");
+    assert_eq!(err.to_string(), "link.yaml is a symbolic link");
     for path in ["out/x.yaml", "../x.yaml"] {
         let err = git.write_commit(path, b"x", "x").unwrap_err();
         assert!(
