@@ -6,7 +6,8 @@
 //! type it reaches, and writes one row per list or free-form map: its path, and how the API
 //! merges it (`x-kubernetes-list-type`, `x-kubernetes-list-map-keys`,
 //! `x-kubernetes-patch-merge-key`, `additionalProperties`). `--check` fails when the checked-in
-//! table differs from what the control plane says.
+//! table differs from what the control plane says; the release named in its header is the one
+//! it was written from, so one table checks against every release whose schema agrees.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -15,6 +16,8 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
+
+use crate::cluster::Running;
 
 /// Where the table goes, relative to the workspace root.
 pub const TABLE: &str = "crates/rollout-core/src/schema/table.rs";
@@ -25,24 +28,13 @@ const DOCUMENT: &str = "/openapi/v3/apis/apps/v1";
 /// The type the walk starts from.
 const ROOT: &str = "io.k8s.api.core.v1.PodTemplateSpec";
 
-/// Writes the table (or, with `check`, compares it) from the local control plane's schema.
-pub fn run(root: &Path, check: bool) -> Result<()> {
-    let kubeconfig = root.join("target/cluster/kubeconfig");
-    if !kubeconfig.exists() {
-        bail!(
-            "no local control plane: {} does not exist\nhint: start one with `cargo xtask cluster \
-             up`",
-            kubeconfig.display()
-        );
-    }
-    let kubectl = root.join("target/cluster/kubectl");
-    let kubectl = if kubectl.exists() {
-        kubectl.into_os_string()
-    } else {
-        "kubectl".into()
-    };
+/// Writes the table (or, with `check`, compares it) from the schema of the control plane
+/// `running`.
+pub fn run(root: &Path, running: &Running, check: bool) -> Result<()> {
+    let kubeconfig = &running.kubeconfig;
+    let kubectl = running.bin.path("kubectl").into_os_string();
     let output = Command::new(&kubectl)
-        .env("KUBECONFIG", &kubeconfig)
+        .env("KUBECONFIG", kubeconfig)
         .args(["get", "--raw", DOCUMENT])
         .stderr(Stdio::inherit())
         .output()
@@ -52,23 +44,33 @@ pub fn run(root: &Path, check: bool) -> Result<()> {
     }
     let document: Value = serde_json::from_slice(&output.stdout)
         .with_context(|| format!("{DOCUMENT} is not JSON"))?;
-    let version = server_version(&kubectl, &kubeconfig)?;
-    let table = render(&shapes(&document)?, &version);
+    let version = server_version(&kubectl, kubeconfig)?;
+    let shapes = shapes(&document)?;
     let path = root.join(TABLE);
     if check {
         let current = fs::read_to_string(&path).unwrap_or_default();
-        if current != table {
+        let written_from = written_from(&current).unwrap_or(&version);
+        if current != render(&shapes, written_from) {
             bail!(
                 "{TABLE} is out of date with the local control plane ({version})\nhint: \
-                 regenerate it with `cargo xtask openapi`"
+                 regenerate it with `cargo xtask openapi --kubernetes {version}`, and check it \
+                 against the other tested releases"
             );
         }
-        println!("{TABLE} is up to date with {version}");
+        println!("{TABLE} (written from {written_from}) is up to date with {version}");
         return Ok(());
     }
-    fs::write(&path, table).with_context(|| format!("could not write {}", path.display()))?;
+    fs::write(&path, render(&shapes, &version))
+        .with_context(|| format!("could not write {}", path.display()))?;
     println!("wrote {TABLE} from {version}");
     Ok(())
+}
+
+/// The release a table says it was generated from.
+fn written_from(table: &str) -> Option<&str> {
+    let header = table.lines().next()?;
+    let rest = header.split_once("the OpenAPI schema of Kubernetes ")?.1;
+    rest.split_whitespace().next()
 }
 
 /// The server's `gitVersion`, e.g. `v1.36.3`, for the table's header.
@@ -254,5 +256,7 @@ mod tests {
                 ("spec.gates", "Shape::Set"),
             ]
         );
+        let table = render(&shapes, "v1.36.3");
+        assert_eq!(written_from(&table), Some("v1.36.3"));
     }
 }
