@@ -74,7 +74,6 @@ impl Layout {
 /// Starts the control plane of `pinned`, or reuses the one that runs when it is that release,
 /// and waits until it is usable.
 pub fn up(root: &Path, pinned: &Pinned) -> Result<Running> {
-    let bin = controlplane::ensure_built(root, pinned)?;
     let layout = Layout::new(root);
     let components = layout.components();
     let alive = components
@@ -87,12 +86,12 @@ pub fn up(root: &Path, pinned: &Pinned) -> Result<Running> {
         rt.block_on(wait_usable(&kubeconfig, &mut []))
             .map_err(StartError::into_error)?;
         let running = rt.block_on(server_version(&kubeconfig))?;
-        if running != bin.version {
+        if running != pinned.version {
             bail!(
                 "the local control plane in {} runs Kubernetes {running}, not {}\nhint: stop it \
                  with `cargo xtask cluster down` first",
                 layout.dir.display(),
-                bin.version
+                pinned.version
             );
         }
         eprintln!(
@@ -101,10 +100,11 @@ pub fn up(root: &Path, pinned: &Pinned) -> Result<Running> {
         );
         return Ok(Running {
             kubeconfig,
-            bin,
+            bin: controlplane::ensure_built(root, pinned)?,
             started_here: false,
         });
     }
+    let bin = controlplane::ensure_built(root, pinned)?;
     if alive > 0 {
         eprintln!("stopping a partly running control plane before starting afresh");
         stop_all(&components)?;
