@@ -29,6 +29,10 @@
 
 use serde_json::{Map, Value};
 
+mod kept;
+
+pub use kept::explains;
+
 /// The pod template `template` (a `PodTemplateSpec` as a manifest writes it) as the API server
 /// stores it in a Deployment, StatefulSet or DaemonSet.
 pub fn pod_template(mut template: Value) -> Value {
