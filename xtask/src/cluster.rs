@@ -17,7 +17,7 @@ use rcgen::{
     KeyUsagePurpose,
 };
 
-use crate::controlplane::{self, Binaries};
+use crate::controlplane::{self, Binaries, Pinned};
 use crate::process::Tracked;
 use crate::standin;
 
@@ -49,6 +49,13 @@ impl Layout {
     fn pki(&self, file: &str) -> PathBuf {
         self.dir.join("pki").join(file)
     }
+    /// The release the control plane was started from: `kubectl` links to its binaries in
+    /// `target/controlplane/<version>/bin`.
+    fn version(&self) -> Option<String> {
+        let kubectl = fs::read_link(self.dir.join("kubectl")).ok()?;
+        let version = kubectl.parent()?.parent()?.file_name()?;
+        Some(version.to_string_lossy().into_owned())
+    }
     fn etcd_data(&self) -> PathBuf {
         self.dir.join("etcd-data")
     }
@@ -64,9 +71,9 @@ impl Layout {
     }
 }
 
-/// Starts the control plane, or reuses the one that runs, and waits until it is usable.
-pub fn up(root: &Path) -> Result<Running> {
-    let bin = controlplane::ensure_built(root)?;
+/// Starts the control plane of `pinned`, or reuses the one that runs when it is that release,
+/// and waits until it is usable.
+pub fn up(root: &Path, pinned: &Pinned) -> Result<Running> {
     let layout = Layout::new(root);
     let components = layout.components();
     let alive = components
@@ -75,19 +82,29 @@ pub fn up(root: &Path) -> Result<Running> {
         .count();
     if alive == components.len() {
         let kubeconfig = layout.kubeconfig();
-        runtime()?
-            .block_on(wait_usable(&kubeconfig, &mut []))
+        let rt = runtime()?;
+        rt.block_on(wait_usable(&kubeconfig, &mut []))
             .map_err(StartError::into_error)?;
+        let running = rt.block_on(server_version(&kubeconfig))?;
+        if running != pinned.version {
+            bail!(
+                "the local control plane in {} runs Kubernetes {running}, not {}\nhint: stop it \
+                 with `cargo xtask cluster down` first",
+                layout.dir.display(),
+                pinned.version
+            );
+        }
         eprintln!(
             "reusing the local control plane in {}",
             layout.dir.display()
         );
         return Ok(Running {
             kubeconfig,
-            bin,
+            bin: controlplane::ensure_built(root, pinned)?,
             started_here: false,
         });
     }
+    let bin = controlplane::ensure_built(root, pinned)?;
     if alive > 0 {
         eprintln!("stopping a partly running control plane before starting afresh");
         stop_all(&components)?;
@@ -121,6 +138,16 @@ pub fn up(root: &Path) -> Result<Running> {
     unreachable!("the last attempt returns")
 }
 
+/// The `gitVersion` the API server reports, e.g. `v1.36.3`.
+async fn server_version(kubeconfig: &Path) -> Result<String> {
+    let client = standin::client(kubeconfig).await?;
+    let info = client
+        .apiserver_version()
+        .await
+        .context("could not read /version from the local control plane")?;
+    Ok(info.git_version)
+}
+
 /// Stops what `up` started. Nothing running is not an error.
 pub fn down(root: &Path) -> Result<()> {
     let layout = Layout::new(root);
@@ -151,6 +178,9 @@ pub fn status(root: &Path) -> Result<()> {
         }
     }
     if alive == components.len() {
+        if let Some(version) = layout.version() {
+            println!("{:<24} {version}", "kubernetes");
+        }
         println!("export KUBECONFIG={}", layout.kubeconfig().display());
     } else if alive == 0 {
         println!("no local control plane is running; start one with `cargo xtask cluster up`");
@@ -528,10 +558,11 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 /// call is the one that started it and `keep` is false.
 pub fn with_cluster<T>(
     root: &Path,
+    pinned: &Pinned,
     keep: bool,
     f: impl FnOnce(&Running) -> Result<T>,
 ) -> Result<T> {
-    let running = up(root)?;
+    let running = up(root, pinned)?;
     let result = f(&running);
     if running.started_here
         && !keep

@@ -74,7 +74,7 @@ struct Scenario {
     play: fn(&Kubectl) -> Result<()>,
 }
 
-const SCENARIOS: [Scenario; 13] = [
+const SCENARIOS: [Scenario; 14] = [
     Scenario {
         name: "deployment-story",
         workload: "deployment/team-app",
@@ -152,6 +152,12 @@ const SCENARIOS: [Scenario; 13] = [
         workload: "daemonset/team-agent",
         history: History::ControllerRevisions,
         play: init_container,
+    },
+    Scenario {
+        name: "deployment-kept-defaults",
+        workload: "deployment/team-app",
+        history: History::ReplicaSets,
+        play: kept_defaults,
     },
 ];
 
@@ -516,6 +522,41 @@ fn init_container(kubectl: &Kubectl) -> Result<()> {
     kubectl.change(
         "daemonset/team-agent",
         &["set", "image", "daemonset/team-agent", "setup=busybox:1.36"],
+    )
+}
+
+/// The manifests of [`kept_defaults`], with an init container on `init_image`, and
+/// `serviceAccountName: default` when `account`.
+fn kept_defaults_manifest(init_image: &str, account: bool) -> Value {
+    let mut spec = pod_spec("team-app");
+    let template = &mut spec["template"]["spec"];
+    template["initContainers"] =
+        json!([{"name": "init", "image": init_image, "command": ["true"]}]);
+    if account {
+        template["serviceAccountName"] = json!("default");
+    }
+    manifest("Deployment", "team-app", spec)
+}
+
+/// The image the second manifest of [`kept_defaults`] pins its init container to.
+const PINNED_BUSYBOX: &str = "busybox:1.38.0@sha256:\
+    0000000000000000000000000000000000000000000000000000000000000000";
+
+/// `kubectl apply` of a manifest whose init container runs `busybox:latest` (the server defaults
+/// `imagePullPolicy: Always`) with `serviceAccountName: default`, then of one that pins the init
+/// image by digest and drops the account: the server keeps both. Then a hand-made change.
+fn kept_defaults(kubectl: &Kubectl) -> Result<()> {
+    kubectl.apply(
+        "deployment/team-app",
+        &kept_defaults_manifest("busybox:latest", true),
+    )?;
+    kubectl.apply(
+        "deployment/team-app",
+        &kept_defaults_manifest(PINNED_BUSYBOX, false),
+    )?;
+    kubectl.change(
+        "deployment/team-app",
+        &["set", "env", "deployment/team-app", "HANDMADE=1"],
     )
 }
 

@@ -24,6 +24,8 @@ mod krew_test;
 #[cfg(unix)]
 mod openapi;
 #[cfg(unix)]
+mod pin;
+#[cfg(unix)]
 mod process;
 #[cfg(unix)]
 mod standin;
@@ -38,6 +40,18 @@ use clap::{Parser, Subcommand};
 
 #[cfg(unix)]
 use cluster::with_cluster;
+
+/// The Kubernetes minor the project is developed and fully tested on.
+const MAIN_KUBERNETES: &str = "v1.36";
+
+/// Which pinned Kubernetes release a task runs.
+#[derive(Debug, clap::Args)]
+struct Kubernetes {
+    /// A pinned minor (v1.34, v1.36, v1.37), which picks the release pinned for it, or that
+    /// exact release (v1.34.4)
+    #[arg(long = "kubernetes", value_name = "VERSION", default_value = MAIN_KUBERNETES)]
+    version: String,
+}
 
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", about = "Developer tasks for kubectl-gitrollout")]
@@ -56,6 +70,12 @@ enum Task {
     /// Start the local control plane if needed, run every test of the workspace, the krew
     /// install test and the unreferenced-snapshot check, stop what was started
     Test {
+        #[command(flatten)]
+        kubernetes: Kubernetes,
+        /// Only what runs on the control plane: the plugin's end-to-end tests, the controllers'
+        /// tests, the OpenAPI table check and the krew install test
+        #[arg(long, conflicts_with = "cargo_args")]
+        e2e: bool,
         /// Arguments passed on to `cargo test`, e.g. `-- --nocapture`
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         cargo_args: Vec<String>,
@@ -74,9 +94,11 @@ enum Task {
     },
     /// Regenerate rollout-core's merge-key table from the local control plane's OpenAPI schema
     Openapi {
-        /// Fail if the checked-in table is out of date instead of writing it
+        /// Fail if the checked-in table differs from this release's schema instead of writing it
         #[arg(long)]
         check: bool,
+        #[command(flatten)]
+        kubernetes: Kubernetes,
     },
     /// Build release archives for krew into target/dist and write krew-manifest.yaml
     Dist {
@@ -103,13 +125,28 @@ enum Task {
 #[derive(Debug, Subcommand)]
 enum ClusterAction {
     /// Build the pinned control plane binaries into target/ (once per version)
-    Build,
+    Build {
+        #[command(flatten)]
+        kubernetes: Kubernetes,
+    },
     /// Start the control plane (or reuse the running one) and print `export KUBECONFIG=<path>`
-    Up,
+    Up {
+        #[command(flatten)]
+        kubernetes: Kubernetes,
+    },
     /// Stop the processes `cluster up` started
     Down,
     /// Say which components run, with their pids and logs
     Status,
+    /// Pin a Kubernetes release: write xtask/controlplane/<minor>/ from the release's go.mod
+    Pin {
+        /// The exact release, e.g. v1.37.2
+        #[arg(required_unless_present = "check", conflicts_with = "check")]
+        version: Option<String>,
+        /// Check that every pinned module is what its release's go.mod gives, writing nothing
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -128,33 +165,51 @@ fn run(cli: Cli) -> Result<ExitCode> {
         #[cfg(unix)]
         Task::Cluster { action } => {
             match action {
-                ClusterAction::Build => {
-                    controlplane::ensure_built(&root)?;
+                ClusterAction::Build { kubernetes } => {
+                    controlplane::ensure_built(&root, &kubernetes.pinned(&root)?)?;
                 }
-                ClusterAction::Up => {
-                    let running = cluster::up(&root)?;
+                ClusterAction::Up { kubernetes } => {
+                    let running = cluster::up(&root, &kubernetes.pinned(&root)?)?;
                     println!("export KUBECONFIG={}", running.kubeconfig.display());
                 }
                 ClusterAction::Down => cluster::down(&root)?,
                 ClusterAction::Status => cluster::status(&root)?,
+                ClusterAction::Pin { check: true, .. } => pin::check(&root)?,
+                ClusterAction::Pin { version, .. } => {
+                    pin::pin(&root, &version.context("name the release to pin")?)?;
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
         #[cfg(unix)]
-        Task::Test { cargo_args } => workspace_test::run(&root, &cargo_args),
+        Task::Test {
+            kubernetes,
+            e2e,
+            cargo_args,
+        } => {
+            let pinned = kubernetes.pinned(&root)?;
+            workspace_test::run(&root, &pinned, e2e, &cargo_args)
+        }
         #[cfg(unix)]
         Task::Demo { keep } => {
-            with_cluster(&root, keep, |running| demo::run(&root, running))?;
+            let main = Kubernetes::main().pinned(&root)?;
+            with_cluster(&root, &main, keep, |running| demo::run(&root, running))?;
             Ok(ExitCode::SUCCESS)
         }
         #[cfg(unix)]
         Task::Fixtures { only } => {
-            with_cluster(&root, false, |running| fixtures::run(&root, running, &only))?;
+            let main = Kubernetes::main().pinned(&root)?;
+            with_cluster(&root, &main, false, |running| {
+                fixtures::run(&root, running, &only)
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         #[cfg(unix)]
-        Task::Openapi { check } => {
-            openapi::run(&root, check)?;
+        Task::Openapi { check, kubernetes } => {
+            let pinned = kubernetes.pinned(&root)?;
+            with_cluster(&root, &pinned, false, |running| {
+                openapi::run(&root, running, check)
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         Task::Dist {
@@ -174,7 +229,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         #[cfg(unix)]
         Task::KrewTest => {
-            with_cluster(&root, false, |running| krew_test::run(&root, running))?;
+            let main = Kubernetes::main().pinned(&root)?;
+            with_cluster(&root, &main, false, |running| {
+                krew_test::run(&root, running)
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         #[cfg(unix)]
@@ -188,6 +246,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
              platform xtask runs `cargo xtask dist` only",
             std::env::args().nth(1).unwrap_or_default()
         ),
+    }
+}
+
+#[cfg(unix)]
+impl Kubernetes {
+    fn main() -> Self {
+        Kubernetes {
+            version: MAIN_KUBERNETES.to_owned(),
+        }
+    }
+
+    fn pinned(&self, root: &Path) -> Result<controlplane::Pinned> {
+        controlplane::pinned(root, &self.version)
     }
 }
 

@@ -11,39 +11,41 @@ use std::process::{Command, ExitCode, Stdio};
 use anyhow::{Context, Result};
 
 use crate::cluster::with_cluster;
+use crate::controlplane::Pinned;
 use crate::{env_or, krew_test, openapi};
 
-/// Runs `cargo test` over the whole workspace against the local control plane, then the krew
-/// install test (`krew-test`) and the unreferenced-snapshot check as one more test each, and ends
-/// with one line that sums up all results.
-pub fn run(root: &Path, cargo_args: &[String]) -> Result<ExitCode> {
+/// Runs `cargo test` over the whole workspace against the local control plane of `pinned`, then
+/// the krew install test (`krew-test`) and the unreferenced-snapshot check as one more test each,
+/// and ends with one line that sums up all results. With `e2e`, only the tests that run on the
+/// control plane (the plugin's `*_e2e` modules, the controllers' tests) and the krew test.
+pub fn run(root: &Path, pinned: &Pinned, e2e: bool, cargo_args: &[String]) -> Result<ExitCode> {
     ensure_pyyaml()?;
-    with_cluster(root, false, |running| {
+    with_cluster(root, pinned, false, |running| {
         // insta appends the path of every snapshot file a test asserts to this file, as it does
         // for `cargo insta test --unreferenced=reject`.
         let references = tempfile::NamedTempFile::new_in(root.join("target"))
             .context("could not make a snapshot references file in target/")?;
-        let mut child = Command::new(env_or("CARGO", "cargo"))
-            .current_dir(root)
-            .args(["test", "--workspace", "--locked", "--no-fail-fast"])
-            .args(cargo_args)
-            .env("GITROLLOUT_TEST_KUBECONFIG", &running.kubeconfig)
-            .env("INSTA_SNAPSHOT_REFERENCES_FILE", references.path())
-            .stdout(Stdio::piped())
-            .spawn()
-            .context("could not run cargo test")?;
-        let stdout = child.stdout.take().context("cargo test has no stdout")?;
         let mut totals = TestCounts::default();
-        for line in BufReader::new(stdout).lines() {
-            let line = line?;
-            println!("{line}");
-            totals.add_summary(&line);
+        let mut passed = true;
+        for selection in selections(e2e) {
+            let mut command = Command::new(env_or("CARGO", "cargo"));
+            command
+                .current_dir(root)
+                .args(["test", "--locked", "--no-fail-fast"])
+                .args(selection)
+                .args(cargo_args)
+                .env("GITROLLOUT_TEST_KUBECONFIG", &running.kubeconfig)
+                .env("INSTA_SNAPSHOT_REFERENCES_FILE", references.path());
+            passed &= cargo_test(&mut command, &mut totals)?;
         }
-        let status = child.wait()?;
-        let full_pass = cargo_args.is_empty() && status.success();
-        count_snapshot_check(root, references.path(), full_pass, &mut totals);
+        if e2e {
+            eprintln!("note: the unreferenced-snapshot check runs without --e2e");
+        } else {
+            let full_pass = cargo_args.is_empty() && passed;
+            count_snapshot_check(root, references.path(), full_pass, &mut totals);
+        }
         // The merge-key table generated from the control plane's OpenAPI schema is up to date.
-        match openapi::run(root, true) {
+        match openapi::run(root, running, true) {
             Ok(()) => totals.passed += 1,
             Err(err) => {
                 eprintln!("error: {err:#}");
@@ -65,12 +67,48 @@ pub fn run(root: &Path, cargo_args: &[String]) -> Result<ExitCode> {
             eprintln!("error: no test ran");
             return Ok(ExitCode::FAILURE);
         }
-        Ok(if status.success() && totals.failed == 0 {
+        Ok(if passed && totals.failed == 0 {
             ExitCode::SUCCESS
         } else {
             ExitCode::FAILURE
         })
     })
+}
+
+/// The `cargo test` arguments of each run: the whole workspace, or with `e2e` the tests that use
+/// the control plane.
+fn selections(e2e: bool) -> Vec<&'static [&'static str]> {
+    if e2e {
+        vec![
+            &[
+                "-p",
+                "kubectl-gitrollout",
+                "--test",
+                "runner",
+                "--",
+                "_e2e::",
+            ],
+            &["-p", "gitrollout-tests", "--test", "controllers"],
+        ]
+    } else {
+        vec![&["--workspace"]]
+    }
+}
+
+/// Runs one `cargo test`, echoing its output and adding its counts to `totals`; whether it
+/// passed.
+fn cargo_test(command: &mut Command, totals: &mut TestCounts) -> Result<bool> {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("could not run cargo test")?;
+    let stdout = child.stdout.take().context("cargo test has no stdout")?;
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        println!("{line}");
+        totals.add_summary(&line);
+    }
+    Ok(child.wait()?.success())
 }
 
 /// The render tests read `-o yaml` back with PyYAML, as a YAML 1.1 reader of the output would:

@@ -461,3 +461,54 @@ async fn the_dry_run_of_a_restore_from_a_manifest_shows_only_real_changes() {
     assert!(others.is_empty(), "{diff}");
     ns.delete().await;
 }
+
+/// A manifest of `app` whose init container runs `init_image`, with `serviceAccountName:
+/// default` when `account`.
+fn with_init(init_image: &str, account: bool) -> String {
+    let account = if account {
+        "      serviceAccountName: default\n"
+    } else {
+        ""
+    };
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  selector:\n    \
+         matchLabels:\n      app: app\n  template:\n    metadata:\n      labels:\n        app: \
+         app\n    spec:\n{account}      initContainers:\n      - name: init\n        image: \
+         {init_image}\n        command: [\"true\"]\n      containers:\n      - name: main\n        \
+         image: nginx:1.16\n"
+    )
+}
+
+#[tokio::test]
+async fn a_commit_maps_to_its_revision_whatever_defaults_the_server_kept() {
+    let ns = TestNamespace::new("kept-defaults").await;
+    let repo = GitRepo::new();
+    let file = "deploy/app.yaml";
+    let first = repo.commit(file, &with_init("busybox:latest", true), "Init on latest");
+    apply(&ns, &repo, file, &["app"]);
+    // `kubectl apply` keeps `imagePullPolicy: Always`, defaulted for `latest`, and the account
+    // the server mirrors into the deprecated `serviceAccount`: a fresh object would have neither.
+    let pinned = "busybox:1.38.0@sha256:\
+                  0000000000000000000000000000000000000000000000000000000000000000";
+    let second = repo.commit(file, &with_init(pinned, false), "Pin init, default account");
+    apply(&ns, &repo, file, &["app"]);
+    let live = live_template(&ns, "deployment", "app");
+    assert_eq!(
+        live["spec"]["initContainers"][0]["imagePullPolicy"],
+        "Always"
+    );
+    assert_eq!(live["spec"]["serviceAccountName"], "default");
+    let fresh = workload_template(with_init(pinned, false).as_bytes(), "Deployment", "app")
+        .unwrap()
+        .unwrap();
+    assert_ne!(normalize(&fresh), normalize(&live));
+
+    ns.kubectl_ok(&["set", "env", "deployment/app", "HANDMADE=1"]);
+    ns.rollout_status("deployment/app");
+    let path = repo.path().join(file).display().to_string();
+    assert_eq!(
+        commits(&ns, "deployment/app", repo.path(), &path),
+        [(1, first), (2, second), (3, "-".to_owned())]
+    );
+    ns.delete().await;
+}

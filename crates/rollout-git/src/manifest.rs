@@ -27,10 +27,19 @@ fn template_in<D: AsRef<[u8]>>(
     kind: &str,
     name: &str,
 ) -> Result<Option<Value>, String> {
+    Ok(written_in(documents, kind, name)?.map(defaults::pod_template))
+}
+
+/// The template of the first of `documents` that defines `kind`/`name`, as written.
+fn written_in<D: AsRef<[u8]>>(
+    documents: &[D],
+    kind: &str,
+    name: &str,
+) -> Result<Option<Value>, String> {
     for document in documents {
         let document = std::str::from_utf8(document.as_ref()).map_err(|e| e.to_string())?;
         if let Some(template) = parse(document, kind, name)? {
-            return Ok(Some(defaults::pod_template(template)));
+            return Ok(Some(template));
         }
     }
     Ok(None)
@@ -157,6 +166,35 @@ impl Content {
     }
 }
 
+/// The workload's template in one version of a manifest: as the server stores it fresh, and as
+/// written, which says what the server may have kept from the revision before
+/// ([`defaults::explains`]).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Version {
+    pub content: Content,
+    pub written: Value,
+}
+
+impl Version {
+    pub fn new(written: Value) -> Self {
+        Version {
+            content: Content::new(defaults::pod_template(written.clone())),
+            written,
+        }
+    }
+
+    /// Whether applying this version over a revision of content `previous` gives `live`,
+    /// where the two differ: only where the server kept what `previous` held.
+    pub fn kept(&self, live: &Content, previous: &Content) -> bool {
+        defaults::explains(
+            &self.written,
+            &self.content.template,
+            &live.template,
+            &previous.template,
+        )
+    }
+}
+
 fn hash_value(value: &Value, hasher: &mut impl Hasher) {
     match value {
         Value::Null => 0u8.hash(hasher),
@@ -224,7 +262,7 @@ impl<'w> Scanner<'w> {
 pub(crate) struct Parser<'w> {
     kind: &'w str,
     name: &'w str,
-    last: Result<Option<Content>, String>,
+    last: Result<Option<Version>, String>,
 }
 
 impl<'w> Parser<'w> {
@@ -239,9 +277,9 @@ impl<'w> Parser<'w> {
     /// The workload's content in a version whose documents are `changed`, or are those of the
     /// version before when `None`: `None` when they do not define it, an error when they are
     /// not valid YAML.
-    pub fn parse(&mut self, changed: Option<Documents>) -> Result<Option<&Content>, String> {
+    pub fn parse(&mut self, changed: Option<Documents>) -> Result<Option<&Version>, String> {
         if let Some(documents) = changed {
-            self.last = template_in(&documents, self.kind, self.name).map(|t| t.map(Content::new));
+            self.last = written_in(&documents, self.kind, self.name).map(|t| t.map(Version::new));
         }
         match &self.last {
             Ok(content) => Ok(content.as_ref()),

@@ -22,7 +22,7 @@ use rollout_core::template::{RESTORED_FROM, annotation};
 use rollout_core::{History, Revision};
 use serde_json::Value;
 
-use crate::manifest::{Content, Documents, Parser, Scanner};
+use crate::manifest::{Content, Documents, Parser, Scanner, Version};
 use crate::repo::{CommitInfo, GitError, Repo};
 
 /// The annotation `record` writes on a ReplicaSet or ControllerRevision.
@@ -226,6 +226,8 @@ struct Target {
     number: u64,
     created_at: Option<jiff::Timestamp>,
     content: Content,
+    /// The revision before it, whose values the server keeps where a manifest sets none.
+    previous: Option<Content>,
 }
 
 /// The ordered match of revisions (newest first) to versions of the file (newest first).
@@ -238,9 +240,14 @@ struct Matcher {
     repeats: Vec<(u64, usize)>,
     /// `targets[..open]` are still undecided; every later one is decided.
     open: usize,
-    /// The run of equal versions being followed back: (index in `targets`, its oldest commit).
+    /// The run of versions that made the same target being followed back: (index in
+    /// `targets`, its oldest commit).
     run: Option<(usize, CommitInfo)>,
     found: BTreeMap<u64, CommitInfo>,
+    /// The content of the last version fed, and for each target whether applying it over the
+    /// target's previous revision gives the target, once asked: consecutive versions mostly
+    /// share their content.
+    kept: Option<(Content, Vec<Option<bool>>)>,
 }
 
 impl Matcher {
@@ -250,6 +257,7 @@ impl Matcher {
         // By number: a revision `kubectl rollout undo` or a re-apply re-used takes the place of
         // its newest use, and its object's creation time is that of its first use, so it does
         // not bound its commit's time.
+        let mut previous = None;
         for revision in &history.revisions {
             let content = Content::new(revision.template.clone());
             let created_at = revision
@@ -260,9 +268,11 @@ impl Matcher {
                 None => targets.push(Target {
                     number: revision.number,
                     created_at,
-                    content,
+                    content: content.clone(),
+                    previous: previous.clone(),
                 }),
             }
+            previous = Some(content);
         }
         Matcher {
             open: targets.len(),
@@ -270,27 +280,54 @@ impl Matcher {
             repeats,
             run: None,
             found: BTreeMap::new(),
+            kept: None,
         }
+    }
+
+    /// Whether `version` made the target `index`: its content, or a template that differs
+    /// only where the server kept the values of the revision before.
+    fn made(&mut self, index: usize, version: &Version) -> bool {
+        let target = &self.targets[index];
+        if target.content == version.content {
+            return true;
+        }
+        let Some(previous) = &target.previous else {
+            return false;
+        };
+        if self
+            .kept
+            .as_ref()
+            .is_none_or(|(content, _)| *content != version.content)
+        {
+            self.kept = Some((version.content.clone(), vec![None; self.targets.len()]));
+        }
+        let (_, kept) = self.kept.as_mut().expect("set above");
+        *kept[index].get_or_insert_with(|| version.kept(&target.content, previous))
     }
 
     fn done(&self) -> bool {
         self.open == 0 && self.run.is_none()
     }
 
-    /// Takes the next older version of the file: its commit and the workload's content there.
-    fn feed(&mut self, commit: CommitInfo, content: Option<&Content>) -> ControlFlow<()> {
-        if let Some((target, oldest)) = &mut self.run {
-            if content.is_some_and(|c| *c == self.targets[*target].content) {
-                *oldest = commit;
+    /// Takes the next older version of the file: its commit and the workload's template there.
+    fn feed(&mut self, commit: CommitInfo, version: Option<&Version>) -> ControlFlow<()> {
+        if let Some((target, _)) = self.run {
+            if version.is_some_and(|v| self.made(target, v)) {
+                if let Some((_, oldest)) = &mut self.run {
+                    *oldest = commit;
+                }
                 return ControlFlow::Continue(());
             }
             self.close_run();
         }
-        if let Some(content) = content {
-            // The newest undecided revision with this content that the commit is not newer
+        if let Some(version) = version {
+            // The newest undecided revision this version made that the commit is not newer
             // than; the revisions made after it are decided: they came from no commit.
-            let target = self.targets[..self.open].iter().rposition(|t| {
-                t.content == *content && t.created_at.is_none_or(|made| commit.time <= made)
+            let target = (0..self.open).rev().find(|&t| {
+                self.targets[t]
+                    .created_at
+                    .is_none_or(|made| commit.time <= made)
+                    && self.made(t, version)
             });
             if let Some(target) = target {
                 self.open = target;
@@ -550,8 +587,13 @@ mod tests {
         let mut matcher = Matcher::new(history);
         let mut read = 0;
         for (i, image) in versions.iter().enumerate() {
+            // Stored as written: these templates need no defaults.
             let content = image.map(|image| {
-                Content::new(json!({"spec": {"containers": [{"name": "app", "image": image}]}}))
+                let written = json!({"spec": {"containers": [{"name": "app", "image": image}]}});
+                Version {
+                    content: Content::new(written.clone()),
+                    written,
+                }
             });
             read += 1;
             let commit = CommitInfo {
@@ -605,6 +647,54 @@ mod tests {
         // The version with the hand-made content is older than revision 2's commit: not taken.
         assert_eq!(commits, found(&[(1, "c4"), (2, "c5")]));
         assert_eq!(read, 3, "the walk stops once revision 1's run has ended");
+    }
+
+    #[test]
+    fn a_revision_keeps_what_the_server_kept_and_a_hand_made_one_gets_no_commit() {
+        // Captured: `kubectl apply` of the two manifests below, then `kubectl set env`.
+        let fixture: Value = serde_json::from_str(include_str!(
+            "../../kubectl-gitrollout/tests/fixtures/deployment-kept-defaults.json"
+        ))
+        .unwrap();
+        let revisions = fixture["owned"].as_array().unwrap().iter().map(|rs| {
+            let annotations = &rs["metadata"]["annotations"];
+            let number = annotations["deployment.kubernetes.io/revision"].as_str();
+            let mut revision = revision(number.unwrap().parse().unwrap(), "", &[]);
+            revision.template = rs["spec"]["template"].clone();
+            revision.created_at = None;
+            revision
+        });
+        let mut revisions: Vec<Revision> = revisions.collect();
+        revisions.sort_by_key(|r| r.number);
+        let mut matcher = Matcher::new(&history(revisions));
+        let manifest = |init: &str, account: bool| {
+            let mut spec = json!({
+                "containers": [{"name": "nginx", "image": "nginx:1.16"}],
+                "initContainers": [{"name": "init", "image": init, "command": ["true"]}],
+            });
+            if account {
+                spec["serviceAccountName"] = json!("default");
+            }
+            Version::new(json!({"metadata": {"labels": {"app": "team-app"}}, "spec": spec}))
+        };
+        let pinned = "busybox:1.38.0@sha256:\
+            0000000000000000000000000000000000000000000000000000000000000000";
+        let versions = [manifest(pinned, false), manifest("busybox:latest", true)];
+        for (sha, version) in ["c2", "c1"].into_iter().zip(&versions) {
+            let commit = CommitInfo {
+                sha: sha.to_owned(),
+                subject: String::new(),
+                author: String::new(),
+                time: jiff::Timestamp::from_second(500).unwrap(),
+            };
+            let _ = matcher.feed(commit, Some(version));
+        }
+        let commits: Vec<(u64, String)> = matcher
+            .finish()
+            .into_iter()
+            .map(|(n, c)| (n, c.sha))
+            .collect();
+        assert_eq!(commits, found(&[(1, "c1"), (2, "c2")]));
     }
 
     #[test]

@@ -1,7 +1,9 @@
-// A dedicated module that pins the Kubernetes release the local control plane is built from.
-// k8s.io/kubernetes replaces its staging modules with local paths, so `go install` cannot build
-// it; this module requires it and maps every staging module to its published v0.X.Y version.
-// Keep it dedicated: other dependencies here could raise shared ones and break the build.
+// Written by `cargo xtask cluster pin v1.36.3` from the go.mod of k8s.io/kubernetes
+// v1.36.3: its go and godebug lines, etcd's server at the version it requires, and each
+// of its staging modules mapped to the published v0.36.3. `go mod tidy` took every other
+// requirement from that go.mod; `cargo xtask cluster pin --check` checks that each still
+// is the release's own. Keep this module dedicated: other dependencies could raise shared
+// ones and break the build.
 module gitrollout.dev/controlplane
 
 go 1.26.0
