@@ -243,6 +243,24 @@ impl Repo {
         })
     }
 
+    /// The commit `commit` reverts, when its message is git's revert message (`This reverts
+    /// commit <sha>.`, as `git revert` writes it), resolved in this repository.
+    pub fn reverted_by(&self, commit: &CommitInfo) -> Result<Option<CommitInfo>> {
+        let id = ObjectId::from_hex(commit.sha.as_bytes()).map_err(|e| self.read_error(e))?;
+        let object = self.repo.find_commit(id).map_err(|e| self.read_error(e))?;
+        let decoded = object.decode().map_err(|e| self.read_error(e))?;
+        let message = String::from_utf8_lossy(decoded.message);
+        let reverted = message.lines().find_map(|line| {
+            let sha = line.trim().strip_prefix("This reverts commit ")?;
+            let sha = sha.strip_suffix('.').unwrap_or(sha);
+            sha.bytes().all(|b| b.is_ascii_hexdigit()).then_some(sha)
+        });
+        match reverted {
+            Some(sha) => self.resolve(sha).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// The content of `path` at commit `sha`, or `None` when the commit has no such file.
     pub fn file_at(&self, sha: &str, path: &str) -> Result<Option<Vec<u8>>> {
         let id = ObjectId::from_hex(sha.as_bytes()).map_err(|e| self.read_error(e))?;

@@ -367,3 +367,17 @@ fn versions_read_from_packed_deltas_are_what_git_shows() {
     assert_eq!(read.len(), 41);
     assert!(read == expected(&repo));
 }
+
+#[test]
+fn a_git_revert_names_the_commit_it_reverts() {
+    let (repo, shas) = story();
+    repo.git(&["revert", "--no-edit", &shas[2]]);
+    let git = Repo::discover(repo.path()).unwrap();
+    let revert = git.resolve("HEAD").unwrap();
+    assert_eq!(revert.subject, "Revert \"Release nginx 1.18\"");
+    let reverted = git.reverted_by(&revert).unwrap().unwrap();
+    assert_eq!(reverted.sha, shas[2]);
+    // An ordinary commit reverts nothing.
+    let release = git.resolve(&shas[1]).unwrap();
+    assert_eq!(git.reverted_by(&release).unwrap(), None);
+}
