@@ -59,6 +59,8 @@ pub struct RevisionDoc {
     pub current: bool,
     /// Numbers this revision had before the controller re-used it (`kubectl rollout undo`).
     pub earlier_revisions: Vec<u64>,
+    /// Commits recorded on it under those earlier numbers, oldest first.
+    pub earlier_commits: Vec<EarlierCommitDoc>,
     /// The ReplicaSet or ControllerRevision that keeps it.
     pub object: ObjectDoc,
     /// Pods the ReplicaSet runs; null for ControllerRevisions.
@@ -96,6 +98,14 @@ impl CommitDoc {
             date: info.map(|i| i.time.to_string()),
         }
     }
+}
+
+/// A commit recorded on a revision under a number it had before it was renumbered.
+#[derive(Debug, Serialize)]
+pub struct EarlierCommitDoc {
+    pub revision: u64,
+    /// The full 40-digit SHA.
+    pub sha: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -142,6 +152,10 @@ impl RevisionDoc {
             commit: commits.get(&revision.number).map(CommitDoc::new),
             current: history.current == Some(revision.number),
             earlier_revisions: revision.earlier_numbers.clone(),
+            earlier_commits: rollout_git::earlier_commits(revision)
+                .into_iter()
+                .map(|(revision, sha)| EarlierCommitDoc { revision, sha })
+                .collect(),
             object: ObjectDoc {
                 kind: history.kind.history_kind(),
                 name: revision.object.clone(),
@@ -274,6 +288,9 @@ pub fn show(
         )?;
     }
     commit_lines(&mut tw, commits.get(&revision.number))?;
+    for (number, sha) in rollout_git::earlier_commits(revision) {
+        writeln!(tw, "Earlier Commit:\t{sha} (recorded as revision {number})")?;
+    }
     for container in revision.init_containers() {
         writeln!(tw, "Init Image:\t{}", escape(&container.to_string()))?;
     }

@@ -336,6 +336,11 @@ impl History {
         self.get(number)
     }
 
+    /// The number the controller gives the next revision it makes: one more than the highest.
+    pub fn next_number(&self) -> u64 {
+        self.revisions.iter().map(|r| r.number).max().unwrap_or(0) + 1
+    }
+
     /// The revision before `number` that still exists, if any.
     pub fn previous(&self, number: u64) -> Option<&Revision> {
         self.revisions.iter().rev().find(|r| r.number < number)

@@ -5,6 +5,7 @@
 //! this crate answers questions about them.
 
 mod age;
+mod apply;
 pub mod change;
 pub mod defaults;
 mod diff;
@@ -21,6 +22,7 @@ mod threeway;
 pub mod yaml;
 
 pub use age::human_age;
+pub use apply::{ApplyPlan, Made, plan_apply};
 pub use change::{Change, FieldPath, Op, Segment};
 pub use diff::{TemplateDiff, diff_templates};
 pub use gitops::{Manager, manager};

@@ -14,8 +14,8 @@ mod text;
 pub use inverse::{Inverse, InverseError, commit_inverse, inverse};
 pub use manifest::workload_template;
 pub use map::{
-    CommitSource, ManifestHistory, MappedCommit, Mapping, RECORDED_COMMIT, map_commits,
-    revision_with_content,
+    CommitSource, EARLIER_COMMITS, ManifestHistory, MappedCommit, Mapping, RECORDED_COMMIT,
+    RECORDED_REVISION, earlier_commits, map_commits, recording, revision_with_content,
 };
 pub use pack::PackError;
 pub use repo::{CommitInfo, GitError, Repo, Written};

@@ -27,6 +27,59 @@ use crate::repo::{CommitInfo, GitError, Repo};
 
 /// The annotation `record` writes on a ReplicaSet or ControllerRevision.
 pub const RECORDED_COMMIT: &str = "gitrollout.dev/recorded-commit";
+/// The revision number the object had when its commit was recorded.
+pub const RECORDED_REVISION: &str = "gitrollout.dev/recorded-revision";
+/// The commits recorded on the object under numbers it had before the controller renumbered it
+/// (`kubectl rollout undo`, a re-apply): `2=<sha>,5=<sha>`, oldest first.
+pub const EARLIER_COMMITS: &str = "gitrollout.dev/earlier-commits";
+
+/// The commits `revision`'s object had recorded under its earlier numbers, oldest first.
+pub fn earlier_commits(revision: &Revision) -> Vec<(u64, String)> {
+    let Some(list) = revision.annotations.get(EARLIER_COMMITS) else {
+        return Vec::new();
+    };
+    list.split(',')
+        .filter_map(|entry| {
+            let (number, sha) = entry.trim().split_once('=')?;
+            Some((number.parse().ok()?, sha.to_owned()))
+        })
+        .filter(|(_, sha)| is_sha(sha) && sha.len() == 40)
+        .collect()
+}
+
+/// The annotations that record commit `sha` on `revision`'s object without losing one recorded
+/// before: when the object holds another commit, recorded under an earlier number, that commit
+/// joins [`EARLIER_COMMITS`]. A commit recorded is never lost.
+pub fn recording(revision: &Revision, sha: &str) -> BTreeMap<String, String> {
+    let mut annotations = BTreeMap::from([
+        (RECORDED_COMMIT.to_owned(), sha.to_owned()),
+        (RECORDED_REVISION.to_owned(), revision.number.to_string()),
+    ]);
+    let Some(before) = revision
+        .annotations
+        .get(RECORDED_COMMIT)
+        .filter(|b| *b != sha)
+    else {
+        return annotations;
+    };
+    // The number it was recorded under: said by the object, else the last it had before now.
+    let number = revision
+        .annotations
+        .get(RECORDED_REVISION)
+        .and_then(|n| n.parse().ok())
+        .or_else(|| revision.earlier_numbers.last().copied())
+        .unwrap_or(revision.number);
+    let mut earlier = earlier_commits(revision);
+    if !earlier.contains(&(number, before.clone())) {
+        earlier.push((number, before.clone()));
+    }
+    let list: Vec<String> = earlier
+        .iter()
+        .map(|(n, sha)| format!("{n}={sha}"))
+        .collect();
+    annotations.insert(EARLIER_COMMITS.to_owned(), list.join(","));
+    annotations
+}
 
 /// Annotations that conventionally name the commit a workload was built from.
 const COMMIT_ANNOTATIONS: [&str; 3] = [
@@ -747,6 +800,36 @@ mod tests {
             .map(|(n, c)| (*n, c.sha.clone(), c.source.to_string()))
             .collect();
         assert_eq!(found, [(2, sha, "restored from".to_owned())]);
+    }
+
+    #[test]
+    fn a_recorded_commit_is_never_lost_when_the_object_is_renumbered() {
+        let (a, b, c) = ("a".repeat(40), "b".repeat(40), "c".repeat(40));
+        // Revision 2, recorded before `record` knew to say under which number.
+        let mut renumbered = revision(4, "app:2", &[(RECORDED_COMMIT, &a)]);
+        renumbered.earlier_numbers = vec![2];
+        let written = recording(&renumbered, &b);
+        assert_eq!(written[RECORDED_COMMIT], b);
+        assert_eq!(written[RECORDED_REVISION], "4");
+        assert_eq!(written[EARLIER_COMMITS], format!("2={a}"));
+
+        // Renumbered again, to 6, and recorded once more: both earlier commits are kept.
+        renumbered.annotations.extend(written);
+        renumbered.number = 6;
+        renumbered.earlier_numbers = vec![2, 4];
+        let written = recording(&renumbered, &c);
+        assert_eq!(written[EARLIER_COMMITS], format!("2={a},4={b}"));
+        renumbered.annotations.extend(written);
+        assert_eq!(
+            earlier_commits(&renumbered),
+            [(2, a.clone()), (4, b.clone())]
+        );
+
+        // Recording the same commit again changes nothing earlier.
+        let again = recording(&renumbered, &c);
+        assert!(!again.contains_key(EARLIER_COMMITS));
+        // A first recording has no earlier commits.
+        assert!(!recording(&revision(1, "app:1", &[]), &a).contains_key(EARLIER_COMMITS));
     }
 
     #[test]

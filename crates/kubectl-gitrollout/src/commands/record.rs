@@ -9,7 +9,6 @@ use clap::Args;
 use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment, ReplicaSet};
 use kube::api::{Patch, PatchParams};
 use rollout_core::Revision;
-use rollout_git::RECORDED_COMMIT;
 use serde_json::json;
 
 use crate::cli::{Global, RepoArgs, one_workload, parse_timeout};
@@ -59,8 +58,7 @@ pub async fn run(global: &Global, args: RecordArgs, ui: &mut Ui<'_>) -> Result<(
         .clone()
         .unwrap_or_else(|| format!("{} ({})", commit.subject, commit.short()));
 
-    let writes = plan(&workload, &revision, &commit.sha, cause);
-    execute(&cluster, &writes).await?;
+    record_commit(&cluster, &workload, &revision, &commit.sha, cause).await?;
     let outcome = RecordOutcome {
         workload: target.to_string(),
         revision: revision.number,
@@ -69,6 +67,18 @@ pub async fn run(global: &Global, args: RecordArgs, ui: &mut Ui<'_>) -> Result<(
     };
     render::record_outcome(ui.out(), &outcome)?;
     Ok(())
+}
+
+/// Records commit `sha` and `cause` on `revision`'s object, all or nothing, keeping a commit
+/// recorded there under an earlier number (see [`rollout_git::recording`]).
+pub(crate) async fn record_commit(
+    cluster: &Cluster,
+    workload: &Workload,
+    revision: &Revision,
+    sha: &str,
+    cause: String,
+) -> Result<()> {
+    execute(cluster, &plan(workload, revision, sha, cause)).await
 }
 
 /// All or nothing: with two writes, the server first judges both without keeping them (a dry
@@ -90,27 +100,27 @@ async fn execute(cluster: &Cluster, writes: &[Write]) -> Result<()> {
     Ok(())
 }
 
-/// The commit and cause on the revision object; and, for a Deployment that has a change cause of
-/// its own, the same cause there, since the controller copies the Deployment's onto its newest
-/// ReplicaSet on every sync and would replace the one just recorded.
+/// The commit and cause on the revision object; and, for a Deployment that has another change
+/// cause of its own, the same cause there, since the controller copies the Deployment's onto its
+/// newest ReplicaSet on every sync and would replace the one just recorded.
 fn plan(workload: &Workload, revision: &Revision, sha: &str, cause: String) -> Vec<Write> {
     let meta = workload.metadata();
+    let mut annotations = rollout_git::recording(revision, sha);
+    annotations.insert(CHANGE_CAUSE.to_owned(), cause.clone());
     let mut writes = vec![Write {
         object: match workload {
             Workload::Deployment(_) => Object::ReplicaSet,
             Workload::StatefulSet(_) | Workload::DaemonSet(_) => Object::ControllerRevision,
         },
         name: revision.object.clone(),
-        annotations: BTreeMap::from([
-            (RECORDED_COMMIT.to_owned(), sha.to_owned()),
-            (CHANGE_CAUSE.to_owned(), cause.clone()),
-        ]),
+        annotations,
     }];
-    let own_cause = meta
+    let other_cause = meta
         .annotations
         .as_ref()
-        .is_some_and(|a| a.contains_key(CHANGE_CAUSE));
-    if let (Workload::Deployment(_), true) = (workload, own_cause) {
+        .and_then(|a| a.get(CHANGE_CAUSE))
+        .is_some_and(|own| *own != cause);
+    if let (Workload::Deployment(_), true) = (workload, other_cause) {
         writes.push(Write {
             object: Object::Deployment,
             name: meta.name.clone().unwrap_or_default(),
