@@ -173,16 +173,20 @@ pub async fn fetch(cluster: &Cluster, targets: &Targets) -> Result<Vec<Fetched>>
     }
 }
 
+/// How many objects one page of a LIST holds, as kubectl pages its own (`--chunk-size`).
+const PAGE: u32 = 500;
+
 /// Where a selection looks.
 #[derive(Debug, Clone, Copy)]
-struct Scope<'a> {
-    cluster: &'a Cluster,
-    selector: Option<&'a str>,
-    all_namespaces: bool,
+pub struct Scope<'a> {
+    pub cluster: &'a Cluster,
+    pub selector: Option<&'a str>,
+    pub all_namespaces: bool,
 }
 
 impl Scope<'_> {
-    fn api<K>(&self) -> Api<K>
+    /// The API of `K` in the namespace, or in all of them.
+    pub fn api<K>(&self) -> Api<K>
     where
         K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
     {
@@ -194,95 +198,171 @@ impl Scope<'_> {
         }
     }
 
-    /// LISTs one resource, with the selector or without.
-    async fn list<K>(&self, resource: &str, selector: Option<&str>) -> Result<Vec<K>>
+    /// The namespace as messages name it.
+    pub fn namespace(&self) -> &str {
+        match self.all_namespaces {
+            true => "(all namespaces)",
+            false => &self.cluster.namespace,
+        }
+    }
+
+    /// LISTs one resource, with the selector or without, a page of [`PAGE`] objects at a time,
+    /// handing each page to `take` as it is decoded. Returns the resourceVersion the list was
+    /// read at, to watch from.
+    async fn list<K>(
+        &self,
+        resource: &str,
+        selector: Option<&str>,
+        mut take: impl FnMut(Vec<K>),
+    ) -> Result<Option<String>>
     where
         K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
         K: Clone + std::fmt::Debug + DeserializeOwned,
     {
         let params = selector.map_or_else(ListParams::default, |s| ListParams::default().labels(s));
-        let namespace = if self.all_namespaces {
-            "(all namespaces)"
-        } else {
-            &self.cluster.namespace
-        };
+        let mut params = params.limit(PAGE);
         let call = Call {
             verb: "list",
             resource,
-            namespace,
+            namespace: self.namespace(),
             name: None,
         };
-        let list = self.api::<K>().list(&params).await;
-        Ok(list.map_err(|e| self.cluster.explain(call, e))?.items)
+        let api = self.api::<K>();
+        loop {
+            let page = api.list(&params).await;
+            let page = page.map_err(|e| self.cluster.explain(call, e))?;
+            take(page.items);
+            match page.metadata.continue_.filter(|token| !token.is_empty()) {
+                Some(token) => params = params.continue_token(&token),
+                None => return Ok(page.metadata.resource_version),
+            }
+        }
+    }
+
+    /// Every workload of `kind` the selector selects.
+    async fn workloads(&self, kind: WorkloadKind) -> Result<(Vec<Workload>, Option<String>)> {
+        let mut workloads = Vec::new();
+        let (resource, selector) = (kind.resource(), self.selector);
+        let version = match kind {
+            WorkloadKind::Deployment => {
+                let wrap = |page: Vec<Deployment>| {
+                    workloads.extend(page.into_iter().map(Workload::Deployment));
+                };
+                self.list(resource, selector, wrap).await?
+            }
+            WorkloadKind::StatefulSet => {
+                let wrap = |page: Vec<StatefulSet>| {
+                    workloads.extend(page.into_iter().map(Workload::StatefulSet));
+                };
+                self.list(resource, selector, wrap).await?
+            }
+            WorkloadKind::DaemonSet => {
+                let wrap = |page: Vec<DaemonSet>| {
+                    workloads.extend(page.into_iter().map(Workload::DaemonSet));
+                };
+                self.list(resource, selector, wrap).await?
+            }
+        };
+        Ok((workloads, version))
     }
 }
 
-/// The selected workloads, then the objects that keep their revisions, split by controller.
-async fn select(scope: Scope<'_>, kind: WorkloadKind) -> Result<Vec<Fetched>> {
-    let (resource, selector) = (kind.resource(), scope.selector);
-    let workloads: Vec<Workload> = match kind {
-        WorkloadKind::Deployment => (scope.list::<Deployment>(resource, selector).await?)
-            .into_iter()
-            .map(Workload::Deployment)
-            .collect(),
-        WorkloadKind::StatefulSet => (scope.list::<StatefulSet>(resource, selector).await?)
-            .into_iter()
-            .map(Workload::StatefulSet)
-            .collect(),
-        WorkloadKind::DaemonSet => (scope.list::<DaemonSet>(resource, selector).await?)
-            .into_iter()
-            .map(Workload::DaemonSet)
-            .collect(),
-    };
-    if workloads.is_empty() {
-        return Ok(Vec::new());
+/// The workloads of some kinds and the objects that keep their revisions, each kind LISTed once
+/// (ReplicaSets for Deployments, ControllerRevisions once for StatefulSets and DaemonSets).
+#[derive(Debug, Default)]
+pub struct Selection {
+    pub fetched: Vec<Fetched>,
+    /// The resourceVersion each kind of object was listed at, to watch from.
+    pub versions: Versions,
+}
+
+/// The resourceVersions a [`Selection`] was listed at.
+#[derive(Debug, Clone, Default)]
+pub struct Versions {
+    pub workloads: Vec<(WorkloadKind, Option<String>)>,
+    pub replicasets: Option<String>,
+    pub controller_revisions: Option<String>,
+}
+
+/// The selected workloads of `kinds`, then the objects that keep their revisions, split by
+/// controller. The revision objects are not listed when no workload is selected, unless they
+/// are to be watched.
+pub async fn select_kinds(
+    scope: Scope<'_>,
+    kinds: &[WorkloadKind],
+    watching: bool,
+) -> Result<Selection> {
+    let mut selection = Selection::default();
+    let mut workloads = Vec::new();
+    for &kind in kinds {
+        let (listed, version) = scope.workloads(kind).await?;
+        workloads.extend(listed);
+        selection.versions.workloads.push((kind, version));
     }
-    let history = kind.history_resource();
-    let mut owned: HashMap<String, Owned> = match kind {
-        WorkloadKind::Deployment => {
-            let sets = scope.list::<ReplicaSet>(history, None).await?;
-            by_controller(sets, |rs| &rs.metadata, Owned::ReplicaSets)
-        }
-        WorkloadKind::StatefulSet | WorkloadKind::DaemonSet => {
-            let revisions = scope.list::<ControllerRevision>(history, None).await?;
-            by_controller(revisions, |cr| &cr.metadata, Owned::ControllerRevisions)
-        }
-    };
-    let empty = match kind {
-        WorkloadKind::Deployment => Owned::ReplicaSets(Vec::new()),
-        WorkloadKind::StatefulSet | WorkloadKind::DaemonSet => {
-            Owned::ControllerRevisions(Vec::new())
-        }
-    };
-    Ok(workloads
+    let listed = |kind: &WorkloadKind| watching || workloads.iter().any(|w| w.kind() == *kind);
+    let mut sets: HashMap<String, Vec<ReplicaSet>> = HashMap::new();
+    if kinds
+        .iter()
+        .any(|k| *k == WorkloadKind::Deployment && listed(k))
+    {
+        let resource = WorkloadKind::Deployment.history_resource();
+        let take = |page: Vec<ReplicaSet>| by_controller(page, |rs| &rs.metadata, &mut sets);
+        selection.versions.replicasets = scope.list(resource, None, take).await?;
+    }
+    let mut revisions: HashMap<String, Vec<ControllerRevision>> = HashMap::new();
+    if kinds
+        .iter()
+        .any(|k| *k != WorkloadKind::Deployment && listed(k))
+    {
+        let resource = WorkloadKind::StatefulSet.history_resource();
+        let take =
+            |page| by_controller(page, |cr: &ControllerRevision| &cr.metadata, &mut revisions);
+        selection.versions.controller_revisions = scope.list(resource, None, take).await?;
+    }
+    selection.fetched = workloads
         .into_iter()
         .map(|w| {
             let uid = w.metadata().uid.clone().unwrap_or_default();
-            let revisions = owned.remove(&uid).unwrap_or_else(|| empty.clone());
-            (w, revisions)
+            let owned = match w.kind() {
+                WorkloadKind::Deployment => {
+                    Owned::ReplicaSets(sets.remove(&uid).unwrap_or_default())
+                }
+                WorkloadKind::StatefulSet | WorkloadKind::DaemonSet => {
+                    Owned::ControllerRevisions(revisions.remove(&uid).unwrap_or_default())
+                }
+            };
+            (w, owned)
         })
-        .collect())
+        .collect();
+    Ok(selection)
 }
 
-/// Objects grouped by the uid of their controller (the workload's `history` checks it again).
-fn by_controller<T>(
+/// The selected workloads of one kind with their revisions.
+async fn select(scope: Scope<'_>, kind: WorkloadKind) -> Result<Vec<Fetched>> {
+    Ok(select_kinds(scope, &[kind], false).await?.fetched)
+}
+
+/// Objects added to `groups` by the uid of their controller (the workload's `history` checks
+/// it again); those without a controller are no workload's revisions.
+pub fn by_controller<T>(
     objects: Vec<T>,
     meta: impl Fn(&T) -> &ObjectMeta,
-    wrap: impl Fn(Vec<T>) -> Owned,
-) -> HashMap<String, Owned> {
-    let mut groups: HashMap<String, Vec<T>> = HashMap::new();
+    groups: &mut HashMap<String, Vec<T>>,
+) {
     for object in objects {
-        let controller = meta(&object)
-            .owner_references
-            .iter()
-            .flatten()
-            .find(|o| o.controller == Some(true))
-            .map(|o| o.uid.clone());
-        if let Some(uid) = controller {
+        if let Some(uid) = controller_uid(meta(&object)) {
             groups.entry(uid).or_default().push(object);
         }
     }
-    groups.into_iter().map(|(uid, g)| (uid, wrap(g))).collect()
+}
+
+/// The uid of an object's controller, from its owner references.
+pub fn controller_uid(meta: &ObjectMeta) -> Option<String> {
+    meta.owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.controller == Some(true))
+        .map(|o| o.uid.clone())
 }
 
 #[cfg(test)]
