@@ -63,7 +63,11 @@ async fn patch(cluster: &Cluster, workload: &Workload, plan: &RevertPlan) -> kub
     let patch: json_patch::Patch =
         serde_json::from_value(patch).map_err(kube::Error::SerdeError)?;
     let patch = Patch::Json::<()>(patch);
-    let params = PatchParams::default();
+    // Named, so that `log` and `kubectl get -o yaml` show who wrote the template.
+    let params = PatchParams {
+        field_manager: Some(rollout_core::log::OWN_MANAGER.to_owned()),
+        ..PatchParams::default()
+    };
     let name = meta.name.as_deref().unwrap_or_default();
     let meta = match workload {
         Workload::Deployment(_) => {
