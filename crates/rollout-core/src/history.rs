@@ -371,6 +371,14 @@ impl History {
             .then_some(reverted)
     }
 
+    /// Whether this tool made `revision`: a revert to a revision, a revert of a change, or a
+    /// restore from a manifest at a commit, told by the markers only the revision it made owns.
+    pub fn made_by_gitrollout(&self, revision: &Revision) -> bool {
+        self.revert_of(revision).is_some()
+            || self.reverted_change(revision).is_some()
+            || self.made_the_marker(revision, template::RESTORED_FROM)
+    }
+
     /// Whether `revision` is the oldest carrying its `marker`, told apart by `reverted-at`
     /// (which each revert sets afresh) or, without it, by the marker's value.
     fn made_the_marker(&self, revision: &Revision, marker: &str) -> bool {

@@ -12,6 +12,7 @@ mod diff;
 mod gitops;
 mod history;
 mod kind;
+pub mod log;
 mod retry;
 mod revert;
 pub mod schema;
