@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use rollout_core::{RevisionSpec, WorkloadKind};
 
 use crate::UsageError;
-use crate::commands::{completion, diff, history, record, revert};
+use crate::commands::{completion, diff, history, log, record, revert};
 use crate::complete;
 use crate::hints::Hint;
 use crate::identity::IdentityArgs;
@@ -88,6 +88,22 @@ pub enum Command {
   kubectl gitrollout history deploy -l tier=web \\
     -o jsonpath='{range .items[*]}{.name} {.currentRevision}{\"\\n\"}{end}'")]
     History(history::HistoryArgs),
+    /// What changed, across workloads: every revision in time order, newest first
+    #[command(after_help = "Examples:
+  # Every revision made in the namespace in the last 24 hours, newest first
+  kubectl gitrollout log
+  # The last two hours, anywhere in the cluster, near payments
+  kubectl gitrollout log -A --since 2h -l team=payments
+  # Deployments and StatefulSets since a given time, with commits from the manifests' repository
+  kubectl gitrollout log deploy,sts --since-time 2026-01-02T01:00:00Z --repo ~/src/manifests
+  # Two workloads, then every new revision as it is made
+  kubectl gitrollout log deploy/team-app sts/team-db -w
+  kubectl gitrollout log -o json | jq '.items[] | select(.by == \"kubectl-set\")'
+
+Then look at a revision in full, and undo it:
+  kubectl gitrollout history deploy/team-app --revision 7
+  kubectl gitrollout revert deploy/team-app --to-revision 6 --dry-run")]
+    Log(log::LogArgs),
     /// Show what changed in the pod template between two revisions
     #[command(after_help = "Examples:
   # The previous revision against the current one

@@ -46,6 +46,8 @@ pub enum Hint {
     },
     /// The controller made no revision for the current template in time.
     RolloutStatus { workload: String },
+    /// A watch fell behind what the server keeps.
+    WatchAgain,
     /// `--git` needs a commit for the revision, which only `--path` can find.
     PassPathForGit,
     /// A pruned revision can be restored from the manifest at its commit.
@@ -123,6 +125,10 @@ impl Hint {
             Hint::RolloutStatus { workload } => write!(
                 f,
                 "see what holds it up with `kubectl rollout status {workload}`"
+            ),
+            Hint::WatchAgain => write!(
+                f,
+                "run `kubectl gitrollout log -w` again: it lists, then watches from the list"
             ),
             _ => self.fmt_git(f),
         }

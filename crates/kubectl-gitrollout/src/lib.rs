@@ -27,7 +27,7 @@ mod write;
 use anyhow::Result;
 
 use crate::cli::{Cli, Command};
-use crate::commands::{completion, diff, history, record, revert, version};
+use crate::commands::{completion, diff, history, log, record, revert, version};
 use crate::ui::Ui;
 
 /// Bad usage: exit code 2, as for an unknown flag.
@@ -58,6 +58,7 @@ pub async fn run(cli: Cli, ui: &mut Ui<'_>) -> Result<()> {
     match cli.command {
         Command::History(args) => history::run(global, args, ui).await,
         Command::Diff(args) => diff::run(global, args, ui).await,
+        Command::Log(args) => log::run(global, args, ui).await,
         Command::Revert(args) => revert::run(global, args, ui).await,
         Command::Record(args) => record::run(global, args, ui).await,
         Command::Completion(args) => completion::run(&args, ui),

@@ -7,6 +7,7 @@ use std::io::{self, Write};
 
 use jiff::Timestamp;
 use rollout_core::change::summary;
+use rollout_core::log::{Entry, Image};
 use rollout_core::{
     Change, Conflict, Container, History, Restored, Revision, TemplateDiff, diff_templates,
     human_age,
@@ -18,6 +19,7 @@ use tabwriter::TabWriter;
 
 use crate::commands::record::RecordOutcome;
 use crate::commands::revert::{GitOutcome, RevertOutcome};
+use crate::listing::TableStyle;
 use crate::ui::Ui;
 
 /// The commit of each revision that has one, by revision number.
@@ -163,6 +165,191 @@ impl RevisionDoc {
             pods: revision.pods,
             template: with_template.then(|| revision.template.clone()),
         }
+    }
+}
+
+/// One revision on `log`'s timeline, with the commit it was made from when known.
+#[derive(Debug, Clone)]
+pub struct LogItem {
+    pub entry: Entry,
+    pub commit: Option<MappedCommit>,
+}
+
+/// The `-o json` / `-o yaml` document of `log`: every revision shown, newest first. Field names
+/// are a stable contract.
+#[derive(Debug, Serialize)]
+pub struct LogDoc {
+    pub kind: &'static str,
+    pub items: Vec<LogEntryDoc>,
+}
+
+/// One revision in `log -o json`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogEntryDoc {
+    /// RFC 3339: when the revision's object was made.
+    pub time: Option<String>,
+    pub kind: &'static str,
+    pub namespace: String,
+    pub name: String,
+    pub revision: u64,
+    pub images: Vec<Image>,
+    /// The images that differ from the previous existing revision's; all of them for the first.
+    pub changed_images: Vec<Image>,
+    pub commit: Option<CommitDoc>,
+    /// The field manager that made the revision, when that can be told.
+    pub by: Option<String>,
+    pub change_cause: Option<String>,
+    pub change_cause_inherited: bool,
+    pub summary: Option<String>,
+    pub revert_of: Option<u64>,
+    pub reverted_change: Option<u64>,
+    pub current: bool,
+    pub object: ObjectDoc,
+}
+
+impl LogDoc {
+    pub fn new(items: &[LogItem]) -> Self {
+        LogDoc {
+            kind: "List",
+            items: items.iter().map(LogEntryDoc::new).collect(),
+        }
+    }
+}
+
+impl LogEntryDoc {
+    fn new(item: &LogItem) -> Self {
+        let entry = &item.entry;
+        LogEntryDoc {
+            time: entry.time.map(|t| t.to_string()),
+            kind: entry.kind.kind(),
+            namespace: entry.namespace.clone(),
+            name: entry.name.clone(),
+            revision: entry.revision,
+            images: entry.images.clone(),
+            changed_images: entry.changed_images.clone(),
+            commit: item.commit.as_ref().map(CommitDoc::new),
+            by: entry.by.clone(),
+            change_cause: entry.change_cause.clone(),
+            change_cause_inherited: entry.change_cause_inherited,
+            summary: entry.summary.clone(),
+            revert_of: entry.revert_of,
+            reverted_change: entry.reverted_change,
+            current: entry.current,
+            object: ObjectDoc {
+                kind: entry.kind.history_kind(),
+                name: entry.object.clone(),
+            },
+        }
+    }
+}
+
+/// `log`'s table, newest first: AGE, WORKLOAD, REVISION, the images it changed, COMMIT, BY and
+/// CHANGE-CAUSE, after NAMESPACE for `-A`; `wide` adds the time, the object, and full images.
+pub fn log_table(
+    out: &mut dyn Write,
+    items: &[LogItem],
+    now: Timestamp,
+    style: TableStyle,
+) -> io::Result<()> {
+    let mut tw = TabWriter::new(out).padding(3);
+    if style.headers {
+        if style.namespaces {
+            write!(tw, "NAMESPACE\t")?;
+        }
+        write!(
+            tw,
+            "AGE\tWORKLOAD\tREVISION\tIMAGES\tCOMMIT\tBY\tCHANGE-CAUSE"
+        )?;
+        if style.wide {
+            write!(tw, "\tTIME\tOBJECT")?;
+        }
+        writeln!(tw)?;
+    }
+    for item in items {
+        writeln!(tw, "{}", log_row(item, now, style).join("\t"))?;
+    }
+    tw.flush()
+}
+
+/// The cells of one `log` row. Text from the cluster is escaped.
+fn log_row(item: &LogItem, now: Timestamp, style: TableStyle) -> Vec<String> {
+    let entry = &item.entry;
+    let image = |i: &Image| {
+        let text = match style.wide {
+            true => format!("{}={}", i.name, i.image),
+            false => short_image(&i.image),
+        };
+        if i.init { format!("init:{text}") } else { text }
+    };
+    let images: Vec<String> = entry.changed_images.iter().map(image).collect();
+    let images = match images.is_empty() {
+        true => "-".to_owned(),
+        false => escape(&images.join(",")).into_owned(),
+    };
+    let mut cells = Vec::with_capacity(10);
+    if style.namespaces {
+        cells.push(entry.namespace.clone());
+    }
+    cells.extend([
+        entry
+            .time
+            .map_or("<unknown>".to_owned(), |t| human_age(t, now)),
+        entry.workload(),
+        entry_number(entry),
+        images,
+        item.commit
+            .as_ref()
+            .map_or("-".to_owned(), |c| c.sha[..7.min(c.sha.len())].to_owned()),
+        entry
+            .by
+            .as_deref()
+            .map_or("-".to_owned(), |b| escape(b).into_owned()),
+        entry_cause(entry),
+    ]);
+    if style.wide {
+        cells.push(entry.time.map_or("-".to_owned(), |t| t.to_string()));
+        cells.push(escape(&entry.object).into_owned());
+    }
+    cells
+}
+
+/// `-o name` of `log`: the object of each revision, `replicaset.apps/team-app-5d4f8c7b9`.
+pub fn log_names(out: &mut dyn Write, items: &[LogItem]) -> io::Result<()> {
+    for item in items {
+        let kind = item.entry.kind.history_kind().to_lowercase();
+        writeln!(out, "{kind}.apps/{}", escape(&item.entry.object))?;
+    }
+    Ok(())
+}
+
+/// A revision's number with its origin, as [`number_with_origin`] writes it, and `*` for the
+/// current revision.
+fn entry_number(entry: &Entry) -> String {
+    let mut text = entry.revision.to_string();
+    if entry.current {
+        text += "*";
+    }
+    if !entry.earlier_revisions.is_empty() {
+        text += &format!(" (was {})", numbers(&entry.earlier_revisions));
+    }
+    if let Some(restored) = entry.revert_of {
+        text += &format!(" (revert of {restored})");
+    }
+    if let Some(reverted) = entry.reverted_change {
+        text += &format!(" (revert of change {reverted})");
+    }
+    text
+}
+
+/// The cause written for the revision, or its computed summary, as [`cause`] shows it.
+fn entry_cause(entry: &Entry) -> String {
+    if let Some(cause) = entry.own_change_cause() {
+        return escape(cause).into_owned();
+    }
+    match &entry.summary {
+        Some(summary) => format!("{COMPUTED} {}", escape(summary)),
+        None => "<none>".to_owned(),
     }
 }
 

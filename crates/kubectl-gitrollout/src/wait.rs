@@ -10,9 +10,11 @@ use std::future::Future;
 use std::time::Duration;
 
 use anyhow::{Result, anyhow};
+use futures::stream::BoxStream;
 use futures::{StreamExt, pin_mut};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::{ControllerRevision, ReplicaSet};
+use kube::api::{WatchEvent, WatchParams};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Resource, ResourceExt};
@@ -96,6 +98,75 @@ where
         Some(found) => found.map(Watched::Done),
         None => Ok(Watched::TimedOut),
     }
+}
+
+/// The objects `api` adds or changes after `version`, for as long as the stream is polled: each
+/// WATCH the server ends (it ends them after a few minutes) is made again from the last version
+/// seen, bookmarks included. An error, a version too old to watch from (`410 Gone`) included,
+/// is the stream's last item.
+pub fn changes_from<K>(
+    api: Api<K>,
+    params: WatchParams,
+    version: String,
+) -> BoxStream<'static, kube::Result<K>>
+where
+    K: Resource + Clone + Debug + DeserializeOwned + Send + 'static,
+{
+    struct State<K> {
+        api: Api<K>,
+        params: WatchParams,
+        version: String,
+        events: Option<BoxStream<'static, kube::Result<WatchEvent<K>>>>,
+        failed: bool,
+    }
+    let state = State {
+        api,
+        params,
+        version,
+        events: None,
+        failed: false,
+    };
+    let next = |mut state: State<K>| async move {
+        while !state.failed {
+            let events = match &mut state.events {
+                Some(events) => events,
+                None => match state.api.watch(&state.params, &state.version).await {
+                    Ok(events) => state.events.insert(events.boxed()),
+                    Err(err) => {
+                        state.failed = true;
+                        return Some((Err(err), state));
+                    }
+                },
+            };
+            let object = match events.next().await {
+                None => {
+                    state.events = None;
+                    continue;
+                }
+                Some(Ok(WatchEvent::Added(object) | WatchEvent::Modified(object))) => object,
+                Some(Ok(WatchEvent::Deleted(object))) => {
+                    state.version = object.resource_version().unwrap_or(state.version);
+                    continue;
+                }
+                Some(Ok(WatchEvent::Bookmark(bookmark))) => {
+                    state.version = bookmark.metadata.resource_version;
+                    continue;
+                }
+                Some(Ok(WatchEvent::Error(status))) => {
+                    state.failed = true;
+                    return Some((Err(kube::Error::Api(status)), state));
+                }
+                Some(Err(err)) => {
+                    state.failed = true;
+                    return Some((Err(err), state));
+                }
+            };
+            state.version = object.resource_version().unwrap_or(state.version);
+            return Some((Ok(object), state));
+        }
+        None
+    };
+    futures::stream::unfold(state, next).boxed()
 }
 
 /// The API's own refusal inside a watch error, which retrying will not change, with the verb

@@ -13,6 +13,7 @@ use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use kube::Api;
 use kube::api::ListParams;
+use rollout_core::log::{ManagedField, template_manager};
 use rollout_core::{Current, History, Listed, Revision, RolloutProgress, Unnumbered, WorkloadKind};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -170,6 +171,31 @@ impl Workload {
     /// The history of this workload from the objects listed with its selector: those it does
     /// not control are left out.
     pub fn history(&self, owned: Owned) -> History {
+        self.history_with(owned, self.current())
+    }
+
+    /// The history, with the current revision the one whose content the live template has,
+    /// whatever the workload's status says yet: for objects watched as they change, when the
+    /// controller may not have updated the workload since it made the revision.
+    pub fn history_by_content(&self, owned: Owned) -> History {
+        self.history_with(owned, Current::Template(self.template_value()))
+    }
+
+    /// The field manager that last wrote the pod template, from `managedFields`.
+    pub fn template_manager(&self) -> Option<String> {
+        let fields: Vec<ManagedField> = (self.metadata().managed_fields.iter().flatten())
+            .map(|f| ManagedField {
+                manager: f.manager.clone(),
+                operation: f.operation.clone(),
+                time: f.time.as_ref().map(|t| t.0),
+                fields_v1: f.fields_v1.as_ref().map(|v| v.0.clone()),
+                subresource: f.subresource.clone(),
+            })
+            .collect();
+        template_manager(&fields).map(str::to_owned)
+    }
+
+    fn history_with(&self, owned: Owned, current: Current) -> History {
         let meta = self.metadata();
         let uid = meta.uid.as_deref();
         let controlled = |m: &ObjectMeta| {
@@ -201,7 +227,7 @@ impl Workload {
             meta.namespace.clone().unwrap_or_default(),
             meta.name.clone().unwrap_or_default(),
             listed,
-            self.current(),
+            current,
         )
     }
 }

@@ -16,13 +16,22 @@ use kubectl_gitrollout::cli::parse_output;
 use kubectl_gitrollout::commands::record::RecordOutcome;
 use kubectl_gitrollout::commands::revert::{GitOutcome, RevertOutcome};
 use kubectl_gitrollout::listing::{self, ListDoc, TableStyle};
-use kubectl_gitrollout::render::{self, Commits, HistoryDoc, RevisionDoc};
+use kubectl_gitrollout::render::{self, Commits, HistoryDoc, LogDoc, LogItem, RevisionDoc};
 use kubectl_gitrollout::workload::{Owned, Workload};
 use rollout_core::{History, Restored};
 use rollout_git::{CommitSource, MappedCommit, Repo};
 use serde_json::Value;
 
 fn load(path: &Path) -> (History, Timestamp) {
+    let (workload, owned) = load_objects(path);
+    let history = workload.history(owned);
+    let newest = history.revisions.iter().filter_map(|r| r.created_at).max();
+    let now = newest.unwrap_or(Timestamp::UNIX_EPOCH) + (30 * 24).hours();
+    (history, now)
+}
+
+/// The workload of a fixture, and the objects that keep its revisions.
+fn load_objects(path: &Path) -> (Workload, Owned) {
     let fixture: Value = serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap();
     let object = fixture["workload"].clone();
     let owned = fixture["owned"].clone();
@@ -40,10 +49,7 @@ fn load(path: &Path) -> (History, Timestamp) {
             (workload, Owned::ControllerRevisions(revisions))
         }
     };
-    let history = workload.history(owned);
-    let newest = history.revisions.iter().filter_map(|r| r.created_at).max();
-    let now = newest.unwrap_or(Timestamp::UNIX_EPOCH) + (30 * 24).hours();
-    (history, now)
+    (workload, owned)
 }
 
 fn output(write: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> String {
@@ -226,8 +232,8 @@ fn undo_shows_the_number_the_revision_had_before() {
     assert_eq!(numbers, [(1, vec![]), (3, vec![]), (4, vec![2])]);
 }
 
-/// Every fixture with revisions, as a selection (`history deploy -A`) lists them.
-fn every_history() -> Vec<(History, Commits)> {
+/// Every fixture's path, in order.
+fn fixture_paths() -> Vec<std::path::PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let mut paths: Vec<_> = fs::read_dir(dir)
         .unwrap()
@@ -236,6 +242,11 @@ fn every_history() -> Vec<(History, Commits)> {
         .collect();
     paths.sort();
     paths
+}
+
+/// Every fixture with revisions, as a selection (`history deploy -A`) lists them.
+fn every_history() -> Vec<(History, Commits)> {
+    fixture_paths()
         .iter()
         .map(|path| load(path).0)
         .filter(|history| !history.revisions.is_empty())
@@ -293,6 +304,62 @@ fn several_workloads_in_every_format() {
     }
     let names: Vec<String> = items.iter().map(|(h, _)| h.workload()).collect();
     insta::assert_snapshot!("list-name", names.join("\n"));
+}
+
+/// Every revision of every fixture on one timeline, as `log -A` shows them.
+fn timeline() -> Vec<LogItem> {
+    let mut items = Vec::new();
+    for path in fixture_paths() {
+        let (workload, owned) = load_objects(&path);
+        let history = workload.history(owned);
+        let commits = commits(&history);
+        let manager = workload.template_manager();
+        for entry in rollout_core::log::entries(&history, manager.as_deref()) {
+            let commit = commits.get(&entry.revision).cloned();
+            items.push(LogItem { entry, commit });
+        }
+    }
+    items.sort_by(|a, b| rollout_core::log::newest_first(&a.entry, &b.entry));
+    items
+}
+
+#[test]
+fn the_timeline_in_every_format() {
+    let items = timeline();
+    let newest = items.iter().filter_map(|i| i.entry.time).max();
+    let now = newest.unwrap() + (30 * 24).hours();
+    for (name, style) in [
+        (
+            "log-table",
+            TableStyle {
+                wide: false,
+                headers: true,
+                namespaces: true,
+            },
+        ),
+        (
+            "log-wide-no-headers",
+            TableStyle {
+                wide: true,
+                headers: false,
+                namespaces: false,
+            },
+        ),
+    ] {
+        insta::assert_snapshot!(
+            name,
+            output(|out| render::log_table(out, &items, now, style))
+        );
+    }
+    let doc = LogDoc::new(&items);
+    let json = output(|out| render::document(out, &doc, false));
+    snapshot!("log-json", json);
+    let yaml = output(|out| render::document(out, &doc, true));
+    assert_eq!(
+        pyyaml_read(&yaml),
+        serde_json::from_str::<Value>(&json).unwrap()
+    );
+    insta::assert_snapshot!("log-name", output(|out| render::log_names(out, &items)));
 }
 
 #[test]

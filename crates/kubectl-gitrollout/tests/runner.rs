@@ -18,6 +18,7 @@ mod git_truth_e2e;
 mod habits_e2e;
 mod history_e2e;
 mod history_truth_e2e;
+mod log_e2e;
 mod rbac_e2e;
 mod render;
 mod revert_e2e;

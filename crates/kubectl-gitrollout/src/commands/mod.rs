@@ -7,6 +7,7 @@
 pub mod completion;
 pub mod diff;
 pub mod history;
+pub mod log;
 pub mod record;
 pub mod revert;
 pub mod version;
