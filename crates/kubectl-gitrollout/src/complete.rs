@@ -142,7 +142,7 @@ async fn answer(line: &Line, to_complete: &str) -> Answer {
         all.sort();
         return (all, NO_FILES);
     }
-    if !["history", "diff", "revert", "record"].contains(&sub.as_str()) {
+    if !["history", "diff", "log", "revert", "record"].contains(&sub.as_str()) {
         return (Vec::new(), NO_FILES);
     }
     positional(line, sub, to_complete).await
@@ -203,8 +203,8 @@ fn named(line: &Line) -> Option<WorkloadRef> {
 async fn positional(line: &Line, sub: &str, to_complete: &str) -> Answer {
     let first = line.positionals.first();
     let type_name_form = first.is_some_and(|k| !k.contains('/'));
-    // TYPE/NAME being typed: the names of that TYPE (history and diff take several).
-    let more = matches!(sub, "history" | "diff") && !type_name_form;
+    // TYPE/NAME being typed: the names of that TYPE (history, diff and log take several).
+    let more = matches!(sub, "history" | "diff" | "log") && !type_name_form;
     if to_complete.contains('/') && (first.is_none() || more) {
         let (kind, _) = to_complete.split_once('/').unwrap_or_default();
         return (names_of(line, kind, &format!("{kind}/")).await, NO_FILES);
@@ -220,8 +220,10 @@ async fn positional(line: &Line, sub: &str, to_complete: &str) -> Answer {
             Some(target) => revisions(line, &target).await,
             None => Vec::new(),
         },
-        // history TYPE NAME NAME...
-        [kind, ..] if sub == "history" && type_name_form => names_of(line, kind, "").await,
+        // history TYPE NAME NAME..., log TYPE NAME NAME...
+        [kind, ..] if matches!(sub, "history" | "log") && type_name_form => {
+            names_of(line, kind, "").await
+        }
         _ => Vec::new(),
     };
     (candidates, NO_FILES)

@@ -112,61 +112,66 @@ pub fn changes_from<K>(
 where
     K: Resource + Clone + Debug + DeserializeOwned + Send + 'static,
 {
-    struct State<K> {
-        api: Api<K>,
-        params: WatchParams,
-        version: String,
-        events: Option<BoxStream<'static, kube::Result<WatchEvent<K>>>>,
-        failed: bool,
-    }
-    let state = State {
+    let changes = Changes {
         api,
         params,
         version,
         events: None,
         failed: false,
     };
-    let next = |mut state: State<K>| async move {
-        while !state.failed {
-            let events = match &mut state.events {
+    futures::stream::unfold(changes, Changes::next).boxed()
+}
+
+/// The state of [`changes_from`]: the WATCH open now, and the version to open the next from.
+struct Changes<K> {
+    api: Api<K>,
+    params: WatchParams,
+    version: String,
+    events: Option<BoxStream<'static, kube::Result<WatchEvent<K>>>>,
+    failed: bool,
+}
+
+impl<K> Changes<K>
+where
+    K: Resource + Clone + Debug + DeserializeOwned + Send + 'static,
+{
+    /// The next object added or changed, watching again whenever the server ends a watch.
+    async fn next(mut self) -> Option<(kube::Result<K>, Self)> {
+        while !self.failed {
+            let events = match &mut self.events {
                 Some(events) => events,
-                None => match state.api.watch(&state.params, &state.version).await {
-                    Ok(events) => state.events.insert(events.boxed()),
-                    Err(err) => {
-                        state.failed = true;
-                        return Some((Err(err), state));
-                    }
+                None => match self.api.watch(&self.params, &self.version).await {
+                    Ok(events) => self.events.insert(events.boxed()),
+                    Err(err) => return self.fail(err),
                 },
             };
             let object = match events.next().await {
                 None => {
-                    state.events = None;
+                    self.events = None;
                     continue;
                 }
                 Some(Ok(WatchEvent::Added(object) | WatchEvent::Modified(object))) => object,
                 Some(Ok(WatchEvent::Deleted(object))) => {
-                    state.version = object.resource_version().unwrap_or(state.version);
+                    self.version = object.resource_version().unwrap_or(self.version);
                     continue;
                 }
                 Some(Ok(WatchEvent::Bookmark(bookmark))) => {
-                    state.version = bookmark.metadata.resource_version;
+                    self.version = bookmark.metadata.resource_version;
                     continue;
                 }
-                Some(Ok(WatchEvent::Error(status))) => {
-                    state.failed = true;
-                    return Some((Err(kube::Error::Api(status)), state));
-                }
-                Some(Err(err)) => {
-                    state.failed = true;
-                    return Some((Err(err), state));
-                }
+                Some(Ok(WatchEvent::Error(status))) => return self.fail(kube::Error::Api(status)),
+                Some(Err(err)) => return self.fail(err),
             };
-            state.version = object.resource_version().unwrap_or(state.version);
-            return Some((Ok(object), state));
+            self.version = object.resource_version().unwrap_or(self.version);
+            return Some((Ok(object), self));
         }
         None
-    };
-    futures::stream::unfold(state, next).boxed()
+    }
+
+    fn fail(mut self, err: kube::Error) -> Option<(kube::Result<K>, Self)> {
+        self.failed = true;
+        Some((Err(err), self))
+    }
 }
 
 /// The API's own refusal inside a watch error, which retrying will not change, with the verb

@@ -228,6 +228,16 @@ async fn log_costs_one_paged_list_per_kind() {
     }
     assert_eq!(stdout(&run).lines().count(), 1 + 6, "{}", stdout(&run));
 
+    // history of a selection pages the same way: its workloads, then their ReplicaSets.
+    let run = gitrollout(&ns)
+        .args(["-v=6", "history", "deploy", "-l", "app=a"])
+        .assert()
+        .success();
+    let log = stderr(&run);
+    let requests: Vec<&str> = log.lines().filter(|l| l.starts_with("GET ")).collect();
+    assert_eq!(requests.len(), 2, "{log}");
+    assert!(requests.iter().all(|r| r.contains("limit=500")), "{log}");
+
     // A workload that is not there is an error that names it.
     let missing = gitrollout(&ns)
         .args(["log", "deploy/zz"])

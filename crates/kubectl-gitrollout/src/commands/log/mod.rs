@@ -172,10 +172,11 @@ pub async fn run(global: &Global, args: LogArgs, ui: &mut Ui<'_>) -> Result<()> 
     let mut fetched: Vec<Fetched> = selection.fetched;
     fetched.retain(|(workload, _)| picked.wants(workload));
     ensure_found(&cluster, &picked, &fetched)?;
-    // Plan: the timeline.
+    // Plan: the timeline. A watch keeps the objects, to tell what changes next.
+    let kept = args.watch.then(|| fetched.clone());
     let mut items = Vec::new();
-    for (workload, owned) in &fetched {
-        items.extend(timeline_of(workload, owned.clone(), &git, ui)?);
+    for (workload, owned) in fetched {
+        items.extend(timeline_of(&workload, owned, &git, ui)?);
     }
     let mut shown: Vec<LogItem> = Vec::with_capacity(items.len());
     let mut seen = follow::Seen::default();
@@ -191,7 +192,7 @@ pub async fn run(global: &Global, args: LogArgs, ui: &mut Ui<'_>) -> Result<()> 
         ui.note(nothing_found(&scope))?;
     }
     print(&args, &shown, true, ui)?;
-    if args.watch {
+    if let Some(fetched) = kept {
         ui.flush()?;
         let follow = follow::Follow::new(&picked, fetched, seen);
         return follow
@@ -365,7 +366,11 @@ mod tests {
         assert_eq!(since(""), Some("2026-01-01T00:00:00Z".into()));
         assert_eq!(since("--since 2h"), Some("2026-01-01T22:00:00Z".into()));
         assert_eq!(since("--since 0"), None);
-        assert_eq!(since("--since 2562047h"), None);
+        // The longest duration a flag takes reaches back 292 years, and no further.
+        assert_eq!(
+            since("--since 2562047h"),
+            Some("1733-09-23T01:00:00Z".into())
+        );
         assert_eq!(
             since("--since-time 2025-12-31T10:00:00+02:00"),
             Some("2025-12-31T08:00:00Z".into())
