@@ -306,7 +306,7 @@ pub async fn select_kinds(
         .any(|k| *k == WorkloadKind::Deployment && listed(k))
     {
         let resource = WorkloadKind::Deployment.history_resource();
-        let take = |page: Vec<ReplicaSet>| by_controller(page, |rs| &rs.metadata, &mut sets);
+        let take = |page: Vec<ReplicaSet>| by_controller(page, |rs| &mut rs.metadata, &mut sets);
         selection.versions.replicasets = scope.list(resource, None, take).await?;
     }
     let mut revisions: HashMap<String, Vec<ControllerRevision>> = HashMap::new();
@@ -315,8 +315,13 @@ pub async fn select_kinds(
         .any(|k| *k != WorkloadKind::Deployment && listed(k))
     {
         let resource = WorkloadKind::StatefulSet.history_resource();
-        let take =
-            |page| by_controller(page, |cr: &ControllerRevision| &cr.metadata, &mut revisions);
+        let take = |page| {
+            by_controller(
+                page,
+                |cr: &mut ControllerRevision| &mut cr.metadata,
+                &mut revisions,
+            )
+        };
         selection.versions.controller_revisions = scope.list(resource, None, take).await?;
     }
     selection.fetched = workloads
@@ -343,14 +348,17 @@ async fn select(scope: Scope<'_>, kind: WorkloadKind) -> Result<Vec<Fetched>> {
 }
 
 /// Objects added to `groups` by the uid of their controller (the workload's `history` checks
-/// it again); those without a controller are no workload's revisions.
+/// it again); those without a controller are no workload's revisions. Their `managedFields`,
+/// which no history reads and which are a good part of each object, are not kept.
 pub fn by_controller<T>(
     objects: Vec<T>,
-    meta: impl Fn(&T) -> &ObjectMeta,
+    meta: impl Fn(&mut T) -> &mut ObjectMeta,
     groups: &mut HashMap<String, Vec<T>>,
 ) {
-    for object in objects {
-        if let Some(uid) = controller_uid(meta(&object)) {
+    for mut object in objects {
+        let meta = meta(&mut object);
+        meta.managed_fields = None;
+        if let Some(uid) = controller_uid(meta) {
             groups.entry(uid).or_default().push(object);
         }
     }
