@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use kube::Api;
 use kube::api::ListParams;
-use rollout_core::log::{ManagedField, template_manager};
+use rollout_core::log::{ManagedField, TemplateWriter, template_writer};
 use rollout_core::{Current, History, Listed, Revision, RolloutProgress, Unnumbered, WorkloadKind};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -181,8 +181,8 @@ impl Workload {
         self.history_with(owned, Current::Template(self.template_value()))
     }
 
-    /// The field manager that last wrote the pod template, from `managedFields`.
-    pub fn template_manager(&self) -> Option<String> {
+    /// The field manager that last wrote the pod template, and when, from `managedFields`.
+    pub fn template_writer(&self) -> TemplateWriter {
         let fields: Vec<ManagedField> = (self.metadata().managed_fields.iter().flatten())
             .map(|f| ManagedField {
                 manager: f.manager.clone(),
@@ -192,7 +192,7 @@ impl Workload {
                 subresource: f.subresource.clone(),
             })
             .collect();
-        template_manager(&fields).map(str::to_owned)
+        template_writer(&fields)
     }
 
     fn history_with(&self, owned: Owned, current: Current) -> History {

@@ -309,3 +309,30 @@ async fn log_watch_prints_a_revision_made_after_it_started() {
     );
     ns.delete().await;
 }
+
+#[tokio::test]
+async fn an_undo_is_on_the_timeline_when_it_was_made() {
+    let ns = TestNamespace::new("log-undo").await;
+    ns.kubectl_ok(&["create", "deployment", "u", "--image=nginx:1.16"]);
+    ns.rollout_status("deployment/u");
+    for version in ["1.17", "1.18"] {
+        next_second();
+        ns.release("deployment/u", &format!("nginx=nginx:{version}"));
+    }
+    next_second();
+    let start = this_second();
+    // The controller re-uses revision 2's ReplicaSet, made long before, as revision 4.
+    ns.kubectl_ok(&["rollout", "undo", "deployment/u", "--to-revision=2"]);
+    ns.rollout_status("deployment/u");
+    let doc = run_json(&ns, &["log", "--since-time", &start, "-o", "json"]);
+    // kubectl's undo sends its patch without a field manager: the server names the writer
+    // after kubectl's user agent.
+    assert_eq!(rows(&doc), [row("u", 4, Some("kubectl"))]);
+    assert_eq!(doc["items"][0]["images"][0]["image"], "nginx:1.17");
+    let table = gitrollout(&ns)
+        .args(["log", "--since-time", &start])
+        .assert()
+        .success();
+    assert!(stdout(&table).contains("4* (was 2)"), "{}", stdout(&table));
+    ns.delete().await;
+}

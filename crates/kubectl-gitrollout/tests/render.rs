@@ -313,8 +313,7 @@ fn timeline() -> Vec<LogItem> {
         let (workload, owned) = load_objects(&path);
         let history = workload.history(owned);
         let commits = commits(&history);
-        let manager = workload.template_manager();
-        for entry in rollout_core::log::entries(&history, manager.as_deref()) {
+        for entry in rollout_core::log::entries(&history, &workload.template_writer()) {
             let commit = commits.get(&entry.revision).cloned();
             items.push(LogItem { entry, commit });
         }

@@ -38,10 +38,17 @@ pub struct ManagedField {
     pub subresource: Option<String>,
 }
 
-/// The manager that last wrote the pod template: of the entries that own any field under
-/// `spec.template` (not through a subresource), the one with the newest time; the later entry
-/// on a tie, as the server appends the newest write's entry.
-pub fn template_manager(fields: &[ManagedField]) -> Option<&str> {
+/// Who last wrote a workload's pod template, and when, as its `managedFields` record it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TemplateWriter {
+    pub manager: Option<String>,
+    pub time: Option<Timestamp>,
+}
+
+/// The last writer of the pod template: of the entries that own any field under `spec.template`
+/// (not through a subresource), the one with the newest time; the later entry on a tie, as the
+/// server appends the newest write's entry.
+pub fn template_writer(fields: &[ManagedField]) -> TemplateWriter {
     let owns_template = |f: &&ManagedField| {
         f.subresource.as_deref().is_none_or(str::is_empty)
             && f.fields_v1
@@ -55,7 +62,12 @@ pub fn template_manager(fields: &[ManagedField]) -> Option<&str> {
             newest = Some(entry);
         }
     }
-    newest?.manager.as_deref().filter(|m| !m.is_empty())
+    TemplateWriter {
+        manager: newest
+            .and_then(|n| n.manager.clone())
+            .filter(|m| !m.is_empty()),
+        time: newest.and_then(|n| n.time),
+    }
 }
 
 /// A container image of a revision, init containers marked.
@@ -108,22 +120,31 @@ impl Entry {
     }
 }
 
-/// The entries of one history, oldest first. `manager` is the workload's [`template_manager`],
+/// The entries of one history, oldest first. `writer` is the workload's [`template_writer`],
 /// which names the maker of the current revision.
-pub fn entries(history: &History, manager: Option<&str>) -> Vec<Entry> {
+///
+/// A revision's time is its object's creation time, but for the current revision that
+/// `kubectl rollout undo` re-used (renumbered): it became current again when its template was
+/// last written, so that is its time on the timeline.
+pub fn entries(history: &History, writer: &TemplateWriter) -> Vec<Entry> {
     history
         .revisions
         .iter()
-        .map(|revision| entry(history, revision, manager))
+        .map(|revision| entry(history, revision, writer))
         .collect()
 }
 
-fn entry(history: &History, revision: &Revision, manager: Option<&str>) -> Entry {
+fn entry(history: &History, revision: &Revision, writer: &TemplateWriter) -> Entry {
     let current = history.current == Some(revision.number);
     let by = if history.made_by_gitrollout(revision) {
         Some(OWN_MANAGER.to_owned())
     } else {
-        current.then(|| manager.map(str::to_owned)).flatten()
+        current.then(|| writer.manager.clone()).flatten()
+    };
+    let reused = current && !revision.earlier_numbers.is_empty();
+    let time = match (revision.created_at, writer.time) {
+        (Some(created), Some(written)) if reused => Some(created.max(written)),
+        (created, _) => created,
     };
     let previous = history.previous(revision.number).map(images);
     let images = images(revision);
@@ -137,7 +158,7 @@ fn entry(history: &History, revision: &Revision, manager: Option<&str>) -> Entry
     };
     let changes: Option<Vec<Change>> = history.changes(revision);
     Entry {
-        time: revision.created_at,
+        time,
         kind: history.kind,
         namespace: history.namespace.clone(),
         name: history.name.clone(),
@@ -245,6 +266,17 @@ mod tests {
         serde_json::from_str(text).unwrap()
     }
 
+    fn manager(text: &str) -> Option<String> {
+        template_writer(&fields(text)).manager
+    }
+
+    fn writer(manager: Option<&str>, at: &str) -> TemplateWriter {
+        TemplateWriter {
+            manager: manager.map(str::to_owned),
+            time: Some(ts(at)),
+        }
+    }
+
     /// (workload, revision, by) of each entry, in order.
     fn rows(entries: &[Entry]) -> Vec<(String, u64, Option<&str>)> {
         entries
@@ -258,9 +290,11 @@ mod tests {
         // As the v1.36 control plane recorded a `kubectl create deployment`, a `kubectl set
         // image` and a `kubectl rollout restart`, with the controller's status writes between.
         let captured = include_str!("../tests/fixtures/managed-fields-restart.json");
-        assert_eq!(template_manager(&fields(captured)), Some("kubectl-rollout"));
+        assert_eq!(manager(captured).as_deref(), Some("kubectl-rollout"));
+        let written = template_writer(&fields(captured)).time;
+        assert_eq!(written, Some(ts("2026-12-03T13:55:42Z")));
         let set_image = include_str!("../tests/fixtures/managed-fields-set-image.json");
-        assert_eq!(template_manager(&fields(set_image)), Some("kubectl-set"));
+        assert_eq!(manager(set_image).as_deref(), Some("kubectl-set"));
         // The controller's writes to status and to annotations never count.
         let status_only = r#"[
             {"manager": "kube-controller-manager", "operation": "Update", "subresource": "status",
@@ -270,8 +304,8 @@ mod tests {
              "time": "2026-01-01T00:00:08Z", "fieldsType": "FieldsV1",
              "fieldsV1": {"f:metadata": {"f:annotations": {".": {}}}}}
         ]"#;
-        assert_eq!(template_manager(&fields(status_only)), None);
-        assert_eq!(template_manager(&[]), None);
+        assert_eq!(manager(status_only), None);
+        assert_eq!(template_writer(&[]), TemplateWriter::default());
     }
 
     #[test]
@@ -296,8 +330,8 @@ mod tests {
             vec![revision(1, "2026-01-01T00:04:00Z", "nginx:1.16", json!({}))],
             1,
         );
-        let mut all = entries(&a, Some("kubectl-set"));
-        all.extend(entries(&b, None));
+        let mut all = entries(&a, &writer(Some("kubectl-set"), "2026-01-01T00:05:00Z"));
+        all.extend(entries(&b, &TemplateWriter::default()));
         let since = Window {
             since: Some(ts("2026-01-01T00:02:00Z")),
         };
@@ -325,13 +359,39 @@ mod tests {
     }
 
     #[test]
+    fn a_revision_rollout_undo_reused_is_placed_when_it_became_current_again() {
+        let mut reused = revision(4, "2026-01-01T00:01:00Z", "nginx:1.17", json!({}));
+        reused.earlier_numbers = vec![2];
+        let undone = history(
+            "a",
+            vec![
+                revision(1, "2026-01-01T00:00:00Z", "nginx:1.16", json!({})),
+                revision(3, "2026-01-01T00:02:00Z", "nginx:1.18", json!({})),
+                reused,
+            ],
+            4,
+        );
+        let undo = writer(Some("kubectl-rollout"), "2026-01-01T00:09:00Z");
+        let mut all = entries(&undone, &undo);
+        all.sort_by(newest_first);
+        assert_eq!(all[0].revision, 4);
+        assert_eq!(all[0].time, Some(ts("2026-01-01T00:09:00Z")));
+        assert_eq!(all[0].by.as_deref(), Some("kubectl-rollout"));
+        assert_eq!(all[0].earlier_revisions, [2]);
+        // Not current, it keeps the time it was made.
+        let later = history("b", undone.revisions.clone(), 3);
+        let old = entries(&later, &undo);
+        assert_eq!(old[2].time, Some(ts("2026-01-01T00:01:00Z")));
+    }
+
+    #[test]
     fn ties_and_unknown_times_have_a_fixed_place() {
         let same = "2026-01-01T00:00:00Z";
         let mut undated = revision(1, same, "nginx:1", json!({}));
         undated.created_at = None;
         let mut all = entries(
             &history("b", vec![revision(1, same, "nginx:1", json!({}))], 1),
-            None,
+            &TemplateWriter::default(),
         );
         all.extend(entries(
             &history(
@@ -342,9 +402,10 @@ mod tests {
                 ],
                 2,
             ),
-            None,
+            &TemplateWriter::default(),
         ));
-        all.extend(entries(&history("c", vec![undated], 1), None));
+        let none = TemplateWriter::default();
+        all.extend(entries(&history("c", vec![undated], 1), &none));
         let window = Window {
             since: Some(ts("2026-01-02T00:00:00Z")),
         };

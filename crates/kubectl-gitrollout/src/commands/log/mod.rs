@@ -234,8 +234,7 @@ pub(crate) fn items_of(
     for warning in &mapping.warnings {
         ui.warn(warning)?;
     }
-    let manager = workload.template_manager();
-    let entries = log::entries(history, manager.as_deref());
+    let entries = log::entries(history, &workload.template_writer());
     Ok(entries
         .into_iter()
         .map(|entry| LogItem {
