@@ -2,7 +2,8 @@
 //! or a TYPE with `-l/--selector` and `-A/--all-namespaces`; and fetching their histories.
 //!
 //! One named workload costs exactly a GET and a LIST, as before. A selection costs one LIST of
-//! the workloads and one LIST of the objects that keep their revisions, however many match.
+//! the workloads and one LIST of the objects that keep their revisions, however many match, each
+//! read in pages of 500 (`limit` and `continue`, as kubectl pages).
 
 use std::collections::HashMap;
 
