@@ -262,6 +262,10 @@ async fn log_watch_prints_a_revision_made_after_it_started() {
     let ns = TestNamespace::new("log-watch").await;
     ns.kubectl_ok(&["create", "deployment", "w", "--image=nginx:1.16"]);
     ns.rollout_status("deployment/w");
+    next_second();
+    ns.create::<DaemonSet>(workload("DaemonSet", "agent", "nginx:1.16", None))
+        .await;
+    ns.wait_rollout("agent", daemonset_complete(1)).await;
 
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-gitrollout"))
         .env_clear()
@@ -282,30 +286,38 @@ async fn log_watch_prints_a_revision_made_after_it_started() {
         }
     });
     let next = || lines.recv_timeout(Duration::from_secs(60));
-    let header = next().unwrap();
-    assert!(header.contains("WORKLOAD"), "{header}");
-    let first = next().unwrap();
-    assert!(
-        first.contains("deployment.apps/w") && first.contains("1*"),
-        "{first}"
-    );
+    let listed: Vec<String> = (0..3).map_while(|_| next().ok()).collect();
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    assert!(listed[0].contains("WORKLOAD"), "{listed:?}");
+    assert!(listed[1].contains("daemonset.apps/agent") && listed[1].contains("1*"));
+    assert!(listed[2].contains("deployment.apps/w") && listed[2].contains("1*"));
 
+    // A new ReplicaSet, and a new ControllerRevision, each printed once made.
     ns.kubectl_ok(&["set", "image", "deployment/w", "nginx=nginx:1.17"]);
-    let made = next();
+    let deployment = next();
+    ns.kubectl_ok(&["rollout", "restart", "daemonset/agent"]);
+    let daemonset = next();
     child.kill().unwrap();
     let output = child.wait_with_output().unwrap();
-    let made = made.unwrap_or_else(|e| {
-        panic!(
-            "no line for the new revision ({e}); stderr: {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let made = |line: Result<String, _>| {
+        line.unwrap_or_else(|e| panic!("no line for a new revision ({e:?}); stderr: {stderr}"))
+    };
+    let deployment = made(deployment);
     assert!(
-        made.contains("deployment.apps/w")
-            && made.contains("2*")
-            && made.contains("nginx:1.17")
-            && made.contains("kubectl-set"),
-        "{made}"
+        deployment.contains("deployment.apps/w")
+            && deployment.contains("2*")
+            && deployment.contains("nginx:1.17")
+            && deployment.contains("kubectl-set"),
+        "{deployment}"
+    );
+    let daemonset = made(daemonset);
+    assert!(
+        daemonset.contains("daemonset.apps/agent")
+            && daemonset.contains("2*")
+            && daemonset.contains("kubectl-rollout")
+            && daemonset.contains("(computed) restart"),
+        "{daemonset}"
     );
     ns.delete().await;
 }
