@@ -240,26 +240,34 @@ impl Scope<'_> {
         }
     }
 
-    /// Every workload of `kind` the selector selects.
+    /// Every workload of `kind` the selector selects, each keeping of its `managedFields` only
+    /// the entries that own part of the pod template (the controllers' status entries are the
+    /// largest, and nothing reads them).
     async fn workloads(&self, kind: WorkloadKind) -> Result<(Vec<Workload>, Option<String>)> {
         let mut workloads = Vec::new();
         let (resource, selector) = (kind.resource(), self.selector);
+        let mut take = |wrap: Workload| {
+            let mut workload = wrap;
+            workload.keep_template_writers();
+            workloads.push(workload);
+        };
         let version = match kind {
             WorkloadKind::Deployment => {
                 let wrap = |page: Vec<Deployment>| {
-                    workloads.extend(page.into_iter().map(Workload::Deployment));
+                    page.into_iter().for_each(|d| take(Workload::Deployment(d)))
                 };
                 self.list(resource, selector, wrap).await?
             }
             WorkloadKind::StatefulSet => {
                 let wrap = |page: Vec<StatefulSet>| {
-                    workloads.extend(page.into_iter().map(Workload::StatefulSet));
+                    page.into_iter()
+                        .for_each(|s| take(Workload::StatefulSet(s)))
                 };
                 self.list(resource, selector, wrap).await?
             }
             WorkloadKind::DaemonSet => {
                 let wrap = |page: Vec<DaemonSet>| {
-                    workloads.extend(page.into_iter().map(Workload::DaemonSet));
+                    page.into_iter().for_each(|d| take(Workload::DaemonSet(d)))
                 };
                 self.list(resource, selector, wrap).await?
             }

@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use kube::Api;
 use kube::api::ListParams;
-use rollout_core::log::{ManagedField, TemplateWriter, template_writer};
+use rollout_core::log::{ManagedField, TemplateWriter, owns_template, template_writer};
 use rollout_core::{Current, History, Listed, Revision, RolloutProgress, Unnumbered, WorkloadKind};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -179,6 +179,21 @@ impl Workload {
     /// controller may not have updated the workload since it made the revision.
     pub fn history_by_content(&self, owned: Owned) -> History {
         self.history_with(owned, Current::Template(self.template_value()))
+    }
+
+    /// Drops the `managedFields` entries that own nothing of the pod template, which
+    /// [`Workload::template_writer`] never reads.
+    pub fn keep_template_writers(&mut self) {
+        let meta = match self {
+            Workload::Deployment(d) => &mut d.metadata,
+            Workload::StatefulSet(s) => &mut s.metadata,
+            Workload::DaemonSet(d) => &mut d.metadata,
+        };
+        if let Some(fields) = &mut meta.managed_fields {
+            fields.retain(|f| {
+                owns_template(f.fields_v1.as_ref().map(|v| &v.0), f.subresource.as_deref())
+            });
+        }
     }
 
     /// The field manager that last wrote the pod template, and when, from `managedFields`.

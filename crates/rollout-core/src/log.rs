@@ -49,15 +49,11 @@ pub struct TemplateWriter {
 /// (not through a subresource), the one with the newest time; the later entry on a tie, as the
 /// server appends the newest write's entry.
 pub fn template_writer(fields: &[ManagedField]) -> TemplateWriter {
-    let owns_template = |f: &&ManagedField| {
-        f.subresource.as_deref().is_none_or(str::is_empty)
-            && f.fields_v1
-                .as_ref()
-                .and_then(|v| v.pointer("/f:spec/f:template"))
-                .is_some_and(|t| t.as_object().is_some_and(|o| !o.is_empty()))
-    };
     let mut newest: Option<&ManagedField> = None;
-    for entry in fields.iter().filter(owns_template) {
+    let owned = fields
+        .iter()
+        .filter(|f| owns_template(f.fields_v1.as_ref(), f.subresource.as_deref()));
+    for entry in owned {
         if newest.is_none_or(|n| entry.time >= n.time) {
             newest = Some(entry);
         }
@@ -68,6 +64,15 @@ pub fn template_writer(fields: &[ManagedField]) -> TemplateWriter {
             .filter(|m| !m.is_empty()),
         time: newest.and_then(|n| n.time),
     }
+}
+
+/// Whether a `managedFields` entry, by its `fieldsV1` and `subresource`, owns any field under
+/// `spec.template` of the object itself: the only entries [`template_writer`] looks at.
+pub fn owns_template(fields_v1: Option<&Value>, subresource: Option<&str>) -> bool {
+    subresource.is_none_or(str::is_empty)
+        && fields_v1
+            .and_then(|v| v.pointer("/f:spec/f:template"))
+            .is_some_and(|t| t.as_object().is_some_and(|o| !o.is_empty()))
 }
 
 /// A container image of a revision, init containers marked.
