@@ -266,6 +266,7 @@ async fn log_watch_prints_a_revision_made_after_it_started() {
     ns.create::<DaemonSet>(workload("DaemonSet", "agent", "nginx:1.16", None))
         .await;
     ns.wait_rollout("agent", daemonset_complete(1)).await;
+    next_second();
 
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-gitrollout"))
         .env_clear()

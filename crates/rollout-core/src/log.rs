@@ -46,23 +46,38 @@ pub struct TemplateWriter {
 }
 
 /// The last writer of the pod template: of the entries that own any field under `spec.template`
-/// (not through a subresource), the one with the newest time; the later entry on a tie, as the
-/// server appends the newest write's entry.
+/// (not through a subresource), the one with the newest time.
+///
+/// Times are kept to the second, and the server orders entries of one second by manager name,
+/// not by when they wrote. On a tie the entry owning fewer template fields wins: a change to a
+/// few fields right after a whole template was written (a `kubectl set image` or `rollout
+/// restart` the second after a create) is what happens, while a whole template written over
+/// such a change would have taken those fields from it.
 pub fn template_writer(fields: &[ManagedField]) -> TemplateWriter {
-    let mut newest: Option<&ManagedField> = None;
-    let owned = fields
+    let template_fields = |f: &ManagedField| {
+        let template = f
+            .fields_v1
+            .as_ref()
+            .and_then(|v| v.pointer("/f:spec/f:template"));
+        template.map_or(0, leaves)
+    };
+    let newest = fields
         .iter()
-        .filter(|f| owns_template(f.fields_v1.as_ref(), f.subresource.as_deref()));
-    for entry in owned {
-        if newest.is_none_or(|n| entry.time >= n.time) {
-            newest = Some(entry);
-        }
-    }
+        .filter(|f| owns_template(f.fields_v1.as_ref(), f.subresource.as_deref()))
+        .max_by_key(|f| (f.time, Reverse(template_fields(f))));
     TemplateWriter {
         manager: newest
             .and_then(|n| n.manager.clone())
             .filter(|m| !m.is_empty()),
         time: newest.and_then(|n| n.time),
+    }
+}
+
+/// The fields a `FieldsV1` tree names: its leaves.
+fn leaves(tree: &Value) -> usize {
+    match tree.as_object() {
+        Some(fields) if !fields.is_empty() => fields.values().map(leaves).sum(),
+        _ => 1,
     }
 }
 
@@ -310,6 +325,17 @@ mod tests {
              "fieldsV1": {"f:metadata": {"f:annotations": {".": {}}}}}
         ]"#;
         assert_eq!(manager(status_only), None);
+        // In one second, as the server orders them (by name): the restart after the create.
+        let same_second = r#"[
+            {"manager": "kubectl-rollout", "operation": "Update", "time": "2026-01-01T00:00:01Z",
+             "fieldsV1": {"f:spec": {"f:template": {"f:metadata": {"f:annotations": {
+                 "f:kubectl.kubernetes.io/restartedAt": {}}}}}}},
+            {"manager": "unknown", "operation": "Update", "time": "2026-01-01T00:00:01Z",
+             "fieldsV1": {"f:spec": {"f:template": {"f:metadata": {"f:labels": {"f:app": {}}},
+                 "f:spec": {"f:containers": {"k:{\"name\":\"nginx\"}": {"f:image": {},
+                 "f:name": {}}}}}}}}
+        ]"#;
+        assert_eq!(manager(same_second).as_deref(), Some("kubectl-rollout"));
         assert_eq!(template_writer(&[]), TemplateWriter::default());
     }
 
