@@ -641,6 +641,8 @@ async fn kubectl_completes_through_the_plugin() {
     // Live names, from the context's namespace, then from -n.
     let names = complete(&ns, &kubeconfig, &["history", "deploy/"]);
     assert_eq!(names, ["deploy/team-app", "deploy/team-web"]);
+    let names = complete(&ns, &kubeconfig, &["log", "sts/team-db", "deploy/"]);
+    assert_eq!(names, ["deploy/team-app", "deploy/team-web"]);
     let names = complete(
         &ns,
         &ns.kubeconfig,
@@ -679,6 +681,7 @@ async fn kubectl_completes_through_the_plugin() {
         subcommands,
         [
             "history",
+            "log",
             "diff",
             "revert",
             "record",
