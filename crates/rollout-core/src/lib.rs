@@ -17,6 +17,7 @@ mod revert;
 pub mod schema;
 mod select;
 mod status;
+pub mod takeover;
 pub mod template;
 mod threeway;
 pub mod yaml;
@@ -24,7 +25,7 @@ pub mod yaml;
 pub use age::human_age;
 pub use apply::{ApplyPlan, Made, plan_apply};
 pub use change::{Change, FieldPath, Op, Segment};
-pub use diff::{TemplateDiff, diff_templates};
+pub use diff::{TemplateDiff, diff_raw, diff_templates};
 pub use gitops::{Manager, manager};
 pub use history::{
     Container, Current, Found, History, HistoryError, HistoryWarning, Listed, Revision, Unnumbered,
