@@ -63,6 +63,10 @@ pub enum Hint {
     HelmRollback { release: String, namespace: String },
     /// The ambiguous instance label: Argo CD may manage it.
     MaybeArgo { change: &'static str },
+    /// `-k` needs a kustomize to render the overlay.
+    InstallKustomize,
+    /// The manifests name a kind the cluster does not serve.
+    InstallDefinition { kind: String },
     /// A refusal that `--force` overrides, for a change (`revert`, `apply`) in the cluster.
     OrForce {
         route: Box<Hint>,
@@ -89,6 +93,16 @@ impl fmt::Display for Hint {
             ),
             Hint::RefreshCredentials => write!(f, "refresh them in your kubeconfig"),
             Hint::PassRepo => write!(f, "pass the repository with --repo DIR"),
+            Hint::InstallKustomize => write!(
+                f,
+                "install kubectl (which has kustomize built in) or kustomize, or render the \
+                 overlay yourself and pass it with -f -"
+            ),
+            Hint::InstallDefinition { kind } => write!(
+                f,
+                "install the CustomResourceDefinition of {kind} first, or apply it with the \
+                 manifests"
+            ),
             Hint::OncePerWorkload { command } => {
                 write!(f, "run `kubectl gitrollout {command}` once per workload")
             }

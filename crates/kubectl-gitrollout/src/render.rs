@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use jiff::Timestamp;
 use rollout_core::change::summary;
 use rollout_core::{
-    Change, Conflict, Container, History, Restored, Revision, TemplateDiff, diff_templates,
+    Change, Conflict, Container, History, Made, Restored, Revision, TemplateDiff, diff_templates,
     human_age,
 };
 use rollout_git::MappedCommit;
@@ -16,6 +16,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tabwriter::TabWriter;
 
+use crate::commands::apply::{Applied, ObjectOutcome};
 use crate::commands::record::RecordOutcome;
 use crate::commands::revert::{GitOutcome, RevertOutcome};
 use crate::ui::Ui;
@@ -288,9 +289,7 @@ pub fn show(
         )?;
     }
     commit_lines(&mut tw, commits.get(&revision.number))?;
-    for (number, sha) in rollout_git::earlier_commits(revision) {
-        writeln!(tw, "Earlier Commit:\t{sha} (recorded as revision {number})")?;
-    }
+    earlier_commit_lines(&mut tw, revision)?;
     for container in revision.init_containers() {
         writeln!(tw, "Init Image:\t{}", escape(&container.to_string()))?;
     }
@@ -368,6 +367,14 @@ fn commit_lines(tw: &mut impl Write, commit: Option<&MappedCommit>) -> io::Resul
     Ok(())
 }
 
+/// The commits recorded on `revision` under numbers it had before it was renumbered.
+fn earlier_commit_lines(tw: &mut impl Write, revision: &Revision) -> io::Result<()> {
+    for (number, sha) in rollout_git::earlier_commits(revision) {
+        writeln!(tw, "Earlier Commit:\t{sha} (recorded as revision {number})")?;
+    }
+    Ok(())
+}
+
 /// The diff between two revisions of a history, labelled with their numbers.
 pub fn revision_diff(history: &History, from: &Revision, to: &Revision) -> TemplateDiff {
     let label = |r: &Revision| format!("{} revision {}", history.workload(), r.number);
@@ -422,6 +429,39 @@ pub fn revert_outcome(out: &mut dyn Write, outcome: &RevertOutcome) -> io::Resul
             writeln!(out, "{path} already matches commit {short}: no commit")
         }
         None => Ok(()),
+    }
+}
+
+/// What `apply` did to one object, as kubectl says it (`service/team-app unchanged`), and for a
+/// workload the revision: `deployment.apps/team-app configured: revision 5 (revert of 2) from
+/// commit d5c020c`. A dry run's workload shows its diff first, and says what it would make.
+pub fn apply_outcome(out: &mut dyn Write, outcome: &ObjectOutcome, color: bool) -> io::Result<()> {
+    let applied = match outcome.applied {
+        Applied::Created => "created",
+        Applied::Configured => "configured",
+        Applied::Unchanged => "unchanged",
+    };
+    let dry_run = outcome.diff.is_some();
+    if let Some(diff) = &outcome.diff {
+        unified(out, diff, color)?;
+    }
+    let dry = if dry_run { " (server dry run)" } else { "" };
+    write!(out, "{} {applied}{dry}", outcome.name)?;
+    let Some(revision) = &outcome.revision else {
+        return writeln!(out);
+    };
+    let number = revision.number;
+    let made = match (revision.made, dry_run) {
+        (Made::Current(_), true) => format!("would keep revision {number}"),
+        (Made::Current(_), false) => format!("revision {number}, kept"),
+        (Made::New, true) => format!("would make revision {number}"),
+        (Made::New, false) => format!("revision {number}"),
+        (Made::Restores(of), true) => format!("would make revision {number} (revert of {of})"),
+        (Made::Restores(of), false) => format!("revision {number} (revert of {of})"),
+    };
+    match &revision.commit {
+        Some(short) => writeln!(out, ": {made} from commit {short}"),
+        None => writeln!(out, ": {made}"),
     }
 }
 

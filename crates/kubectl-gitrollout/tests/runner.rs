@@ -10,6 +10,7 @@
 
 mod common;
 
+mod apply_e2e;
 mod change_e2e;
 mod cli;
 mod faults_e2e;
