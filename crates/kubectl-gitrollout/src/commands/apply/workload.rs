@@ -228,13 +228,12 @@ impl Apply<'_> {
         };
         let has = "the pod template of the manifests".to_owned();
         let ours = |t: &Value| same(t, &planned.expected);
-        let number = write::revision_made(self.cluster(), writing, generation, ours, &has).await?;
-        let (workload, owned) = workload::fetch(self.cluster(), &target).await?;
-        let history = workload.history(owned);
-        let revision = history.get(number)?;
+        let made_as = write::revision_made(self.cluster(), writing, generation, ours, &has).await?;
+        let number = made_as.number;
+        let revision = made_as.history.get(number)?;
         record::record_commit(
             self.cluster(),
-            &workload,
+            &made_as.workload,
             revision,
             self.commit,
             self.cause.to_owned(),

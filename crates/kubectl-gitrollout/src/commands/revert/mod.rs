@@ -190,7 +190,9 @@ async fn write_and_wait(
     let plan = &planned.plan;
     let has = format!("the pod template of {}", plan.target);
     let ours = |template: &Value| made_by(plan, template);
-    let revision = write::revision_made(cluster, writing, generation, ours, &has).await?;
+    let revision = write::revision_made(cluster, writing, generation, ours, &has)
+        .await?
+        .number;
     let outcome = RevertOutcome {
         workload: writing.name(),
         target: plan.target.clone(),
