@@ -8,8 +8,8 @@ use std::io::{self, Write};
 use jiff::Timestamp;
 use rollout_core::change::summary;
 use rollout_core::{
-    Change, Conflict, Container, History, Made, Restored, Revision, TemplateDiff, diff_templates,
-    human_age,
+    Change, ConfigKind, Conflict, Container, History, Made, Reference, Restored, Revision,
+    TemplateDiff, diff_templates, human_age, references,
 };
 use rollout_git::MappedCommit;
 use serde::Serialize;
@@ -44,6 +44,8 @@ pub struct RevisionDoc {
     pub created_at: Option<String>,
     pub containers: Vec<Container>,
     pub init_containers: Vec<Container>,
+    /// The ConfigMaps and Secrets the pod template reads, by kind and name.
+    pub references: Vec<Reference>,
     pub change_cause: Option<String>,
     /// Whether the cause is the previous revision's, copied rather than written for this one.
     pub change_cause_inherited: bool,
@@ -144,6 +146,7 @@ impl RevisionDoc {
             created_at: revision.created_at.map(|t| t.to_string()),
             containers: revision.containers(),
             init_containers: revision.init_containers(),
+            references: references(&revision.template),
             change_cause: revision.change_cause.clone(),
             change_cause_inherited: history.change_cause_inherited(revision),
             summary: changes.as_deref().map(summary),
@@ -290,12 +293,7 @@ pub fn show(
     }
     commit_lines(&mut tw, commits.get(&revision.number))?;
     earlier_commit_lines(&mut tw, revision)?;
-    for container in revision.init_containers() {
-        writeln!(tw, "Init Image:\t{}", escape(&container.to_string()))?;
-    }
-    for container in revision.containers() {
-        writeln!(tw, "Image:\t{}", escape(&container.to_string()))?;
-    }
+    content_lines(&mut tw, revision)?;
     let pods = revision
         .pods
         .map_or(String::new(), |p| format!(" ({p} pods)"));
@@ -308,6 +306,29 @@ pub fn show(
     tw.flush()?;
 
     template_and_diff(out, history, revision, color)
+}
+
+/// What a revision runs: its images, and the ConfigMaps and Secrets it reads.
+fn content_lines(tw: &mut dyn Write, revision: &Revision) -> io::Result<()> {
+    for container in revision.init_containers() {
+        writeln!(tw, "Init Image:\t{}", escape(&container.to_string()))?;
+    }
+    for container in revision.containers() {
+        writeln!(tw, "Image:\t{}", escape(&container.to_string()))?;
+    }
+    for reference in references(&revision.template) {
+        let optional = if reference.optional {
+            " (optional)"
+        } else {
+            ""
+        };
+        let kind = match reference.kind {
+            ConfigKind::ConfigMap => "configmap",
+            ConfigKind::Secret => "secret",
+        };
+        writeln!(tw, "Reads:\t{kind}/{}{optional}", escape(&reference.name))?;
+    }
+    Ok(())
 }
 
 /// The pod template of `show`, and its diff against the previous revision.

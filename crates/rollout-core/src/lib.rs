@@ -7,6 +7,7 @@
 mod age;
 mod apply;
 pub mod change;
+mod config;
 pub mod defaults;
 mod diff;
 mod gitops;
@@ -25,6 +26,7 @@ pub mod yaml;
 pub use age::human_age;
 pub use apply::{ApplyPlan, Made, plan_apply};
 pub use change::{Change, FieldPath, Op, Segment};
+pub use config::{ConfigKind, Reference, references};
 pub use diff::{TemplateDiff, diff_raw, diff_templates};
 pub use gitops::{Manager, manager};
 pub use history::{

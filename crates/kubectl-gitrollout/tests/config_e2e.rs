@@ -1,0 +1,78 @@
+//! The configuration each revision reads, on the real control plane: the ConfigMaps and Secrets
+//! its pod template references, listed per revision, and a renamed one (a kustomize or Helm
+//! generator's hash-named ConfigMap) summarized as such.
+
+use serde_json::Value;
+
+use crate::common::{gitrollout, run_json, stdout};
+use gitrollout_tests::TestNamespace;
+
+/// A Deployment reading `config` through envFrom and a volume, and the Secret `db` for one
+/// variable.
+fn manifest(config: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    \
+         matchLabels: {{app: web}}\n  template:\n    metadata:\n      labels: {{app: web}}\n    \
+         spec:\n      containers:\n      - name: nginx\n        image: nginx:1.16\n        \
+         envFrom: [{{configMapRef: {{name: {config}}}}}]\n        env:\n        - name: PASSWORD\n          \
+         valueFrom: {{secretKeyRef: {{name: db, key: password}}}}\n        volumeMounts: [{{name: cfg, \
+         mountPath: /etc/app}}]\n      volumes:\n      - name: cfg\n        configMap: {{name: \
+         {config}, optional: true}}\n"
+    )
+}
+
+#[tokio::test]
+async fn each_revision_lists_the_config_it_reads_and_a_rename_is_summarized() {
+    let ns = TestNamespace::new("config-references").await;
+    for name in ["app-cfg-7d", "app-cfg-9f"] {
+        ns.kubectl_ok(&["create", "configmap", name, "--from-literal=level=info"]);
+    }
+    ns.kubectl_ok(&[
+        "create",
+        "secret",
+        "generic",
+        "db",
+        "--from-literal=password=s3cret",
+    ]);
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let path = file.path().display().to_string();
+    for config in ["app-cfg-7d", "app-cfg-9f"] {
+        std::fs::write(file.path(), manifest(config)).unwrap();
+        ns.kubectl_ok(&["apply", "-f", &path]);
+        ns.rollout_status("deployment/web");
+    }
+
+    let doc = run_json(&ns, &["history", "deploy/web", "-o", "json"]);
+    let revisions = doc["revisions"].as_array().unwrap();
+    let reference =
+        |kind: &str, name: &str| serde_json::json!({"kind": kind, "name": name, "optional": false});
+    assert_eq!(
+        revisions[0]["references"],
+        Value::from(vec![
+            reference("ConfigMap", "app-cfg-7d"),
+            reference("Secret", "db")
+        ])
+    );
+    assert_eq!(
+        revisions[1]["references"],
+        Value::from(vec![
+            reference("ConfigMap", "app-cfg-9f"),
+            reference("Secret", "db")
+        ])
+    );
+    assert_eq!(revisions[1]["summary"], "config app-cfg-7d -> app-cfg-9f");
+
+    let show = gitrollout(&ns)
+        .args(["history", "deploy/web", "--revision", "2"])
+        .assert()
+        .success();
+    let show = stdout(&show);
+    assert!(
+        show.contains("Reads:         configmap/app-cfg-9f\n"),
+        "{show}"
+    );
+    assert!(show.contains("Reads:         secret/db\n"), "{show}");
+    // A Secret is named, never read: its value is nowhere in the output.
+    assert!(!show.contains("s3cret"), "{show}");
+    ns.delete().await;
+}
