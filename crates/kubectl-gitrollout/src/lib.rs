@@ -9,6 +9,7 @@ pub mod cli;
 mod client;
 pub mod commands;
 mod complete;
+mod config;
 mod external_diff;
 mod git;
 mod guard;

@@ -46,6 +46,9 @@ pub struct RevisionDoc {
     pub init_containers: Vec<Container>,
     /// The ConfigMaps and Secrets the pod template reads, by kind and name.
     pub references: Vec<Reference>,
+    /// Those whose content changed (or that are gone) since the revision was applied or
+    /// recorded, by name.
+    pub config_changed: Vec<String>,
     pub change_cause: Option<String>,
     /// Whether the cause is the previous revision's, copied rather than written for this one.
     pub change_cause_inherited: bool,
@@ -147,6 +150,7 @@ impl RevisionDoc {
             containers: revision.containers(),
             init_containers: revision.init_containers(),
             references: references(&revision.template),
+            config_changed: history.config_changed(revision),
             change_cause: revision.change_cause.clone(),
             change_cause_inherited: history.change_cause_inherited(revision),
             summary: changes.as_deref().map(summary),
@@ -242,7 +246,7 @@ pub(crate) fn row(
         age(revision, now),
         escape(&images.join(",")).into_owned(),
         commit.to_owned(),
-        cause(history, revision),
+        cause_with_config(history, revision),
     ];
     if wide {
         cells.push(escape(&revision.object).into_owned());
@@ -293,7 +297,7 @@ pub fn show(
     }
     commit_lines(&mut tw, commits.get(&revision.number))?;
     earlier_commit_lines(&mut tw, revision)?;
-    content_lines(&mut tw, revision)?;
+    content_lines(&mut tw, history, revision)?;
     let pods = revision
         .pods
         .map_or(String::new(), |p| format!(" ({p} pods)"));
@@ -309,24 +313,31 @@ pub fn show(
 }
 
 /// What a revision runs: its images, and the ConfigMaps and Secrets it reads.
-fn content_lines(tw: &mut dyn Write, revision: &Revision) -> io::Result<()> {
+fn content_lines(tw: &mut dyn Write, history: &History, revision: &Revision) -> io::Result<()> {
     for container in revision.init_containers() {
         writeln!(tw, "Init Image:\t{}", escape(&container.to_string()))?;
     }
     for container in revision.containers() {
         writeln!(tw, "Image:\t{}", escape(&container.to_string()))?;
     }
+    let changed = history.config_changed(revision);
     for reference in references(&revision.template) {
-        let optional = if reference.optional {
-            " (optional)"
-        } else {
-            ""
-        };
         let kind = match reference.kind {
             ConfigKind::ConfigMap => "configmap",
             ConfigKind::Secret => "secret",
         };
-        writeln!(tw, "Reads:\t{kind}/{}{optional}", escape(&reference.name))?;
+        let mut notes = Vec::new();
+        if reference.optional {
+            notes.push("optional");
+        }
+        if changed.contains(&reference.name) {
+            notes.push("changed since");
+        }
+        let notes = match notes.is_empty() {
+            true => String::new(),
+            false => format!(" ({})", notes.join(", ")),
+        };
+        writeln!(tw, "Reads:\t{kind}/{}{notes}", escape(&reference.name))?;
     }
     Ok(())
 }
@@ -548,6 +559,17 @@ pub const COMPUTED: &str = "(computed)";
 /// The revision's own change cause, escaped; without one, what it changed, marked as computed;
 /// `<none>` for a first revision without a cause. A cause copied from the previous revision is
 /// never shown as this revision's.
+/// The cause, and when configuration it read has changed since, a mark naming it:
+/// `Release 1.17 [config changed: app-cfg]`.
+fn cause_with_config(history: &History, revision: &Revision) -> String {
+    let cause = cause(history, revision);
+    let changed = history.config_changed(revision);
+    match changed.is_empty() {
+        true => cause,
+        false => format!("{cause} [config changed: {}]", escape(&changed.join(", "))),
+    }
+}
+
 fn cause(history: &History, revision: &Revision) -> String {
     if let Some(cause) = history.own_change_cause(revision) {
         return escape(cause).into_owned();

@@ -4,8 +4,9 @@
 
 use serde_json::Value;
 
-use crate::common::{gitrollout, run_json, stdout};
+use crate::common::{gitrollout, run_json, stderr, stdout};
 use gitrollout_tests::TestNamespace;
+use gitrollout_tests::git::GitRepo;
 
 /// A Deployment reading `config` through envFrom and a volume, and the Secret `db` for one
 /// variable.
@@ -74,5 +75,115 @@ async fn each_revision_lists_the_config_it_reads_and_a_rename_is_summarized() {
     assert!(show.contains("Reads:         secret/db\n"), "{show}");
     // A Secret is named, never read: its value is nowhere in the output.
     assert!(!show.contains("s3cret"), "{show}");
+    ns.delete().await;
+}
+
+/// CI's step applies the Deployment with the ConfigMap it reads; the ConfigMap is then edited
+/// by hand. History marks the revision whose configuration changed since, with one LIST of
+/// ConfigMaps and one of Secrets, and never shows a Secret's value.
+#[tokio::test]
+async fn a_config_map_edited_by_hand_marks_the_revisions_that_read_it() {
+    let ns = TestNamespace::new("config-digests").await;
+    ns.kubectl_ok(&[
+        "create",
+        "secret",
+        "generic",
+        "db",
+        "--from-literal=password=s3cret",
+    ]);
+    let repo = GitRepo::new();
+    let config = |level: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: app-cfg}}\ndata: {{level: {level}}}\n"
+        )
+    };
+    let apply = |ns: &TestNamespace| {
+        let (file, dir) = (
+            repo.path().join("app.yaml").display().to_string(),
+            repo.path().display().to_string(),
+        );
+        let run = gitrollout(ns)
+            .args([
+                "-v=6", "apply", "-f", &file, "--commit", "HEAD", "--repo", &dir, "--wait",
+            ])
+            .assert()
+            .success();
+        for text in [stdout(&run), stderr(&run)] {
+            assert!(
+                !text.contains("s3cret") && !text.contains("czNjcmV0"),
+                "{text}"
+            );
+        }
+    };
+    let deployment = manifest("app-cfg");
+    repo.commit(
+        "app.yaml",
+        &format!("{}---\n{deployment}", config("info")),
+        "Release 1",
+    );
+    apply(&ns);
+    let release = deployment.replace("nginx:1.16", "nginx:1.17");
+    repo.commit(
+        "app.yaml",
+        &format!("{}---\n{release}", config("info")),
+        "Release 2",
+    );
+    apply(&ns);
+
+    let changed = |ns: &TestNamespace| -> Vec<Value> {
+        let doc = run_json(ns, &["history", "deploy/web", "-o", "json"]);
+        let revisions = doc["revisions"].as_array().unwrap();
+        revisions
+            .iter()
+            .map(|r| r["configChanged"].clone())
+            .collect()
+    };
+    assert_eq!(changed(&ns), [serde_json::json!([]), serde_json::json!([])]);
+
+    ns.kubectl_ok(&[
+        "patch",
+        "configmap",
+        "app-cfg",
+        "-p",
+        r#"{"data":{"level":"debug"}}"#,
+    ]);
+    assert_eq!(
+        changed(&ns),
+        [
+            serde_json::json!(["app-cfg"]),
+            serde_json::json!(["app-cfg"])
+        ]
+    );
+    let table = gitrollout(&ns)
+        .args(["-v=6", "history", "deploy/web"])
+        .assert()
+        .success();
+    assert!(
+        stdout(&table).contains("Release 2 (")
+            && stdout(&table).contains("[config changed: app-cfg]"),
+        "{}",
+        stdout(&table)
+    );
+    let log = stderr(&table);
+    let lists = |resource: &str| {
+        log.lines()
+            .filter(|l| l.starts_with("GET ") && l.contains(&format!("/{resource}?")))
+            .count()
+    };
+    assert_eq!((lists("configmaps"), lists("secrets")), (1, 1), "{log}");
+    assert!(
+        !log.contains("s3cret") && !log.contains("czNjcmV0"),
+        "{log}"
+    );
+    let show = gitrollout(&ns)
+        .args(["history", "deploy/web", "--revision", "2"])
+        .assert()
+        .success();
+    assert!(
+        stdout(&show).contains("configmap/app-cfg (changed since)\n"),
+        "{}",
+        stdout(&show)
+    );
+    assert!(stdout(&show).contains("secret/db\n"), "{}", stdout(&show));
     ns.delete().await;
 }

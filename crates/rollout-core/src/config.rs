@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 /// The kind of object a pod template references for its configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -110,6 +111,56 @@ pub(crate) fn names_a_reference(parent: &str, field: &str) -> bool {
     referencing(parent).is_some() && (field == "name" || field == "secretName")
 }
 
+/// The annotation on a revision object with the digest of each ConfigMap and Secret its
+/// template referenced when the revision was applied or recorded: a JSON object from
+/// [`config_key`] to [`digest`].
+pub const CONFIG_DIGESTS: &str = "gitrollout.dev/config-digests";
+
+/// `ConfigMap/app-cfg-7d`: how [`CONFIG_DIGESTS`] and [`History::config_today`] name an object.
+///
+/// [`History::config_today`]: crate::History::config_today
+pub fn config_key(kind: ConfigKind, name: &str) -> String {
+    format!("{kind:?}/{name}")
+}
+
+/// The name in a [`config_key`].
+pub(crate) fn name_of_key(key: &str) -> &str {
+    key.split_once('/').map_or(key, |(_, name)| name)
+}
+
+/// The identity of a ConfigMap's or Secret's content: `sha256:` and the hex SHA-256 of its
+/// `data` and `binaryData` as canonical JSON (keys sorted). For a Secret, `data` is already
+/// base64: the digest reveals nothing of a value but whether it changed.
+pub fn digest(object: &Value) -> String {
+    let part = |key: &str| {
+        let map = object.get(key).and_then(Value::as_object);
+        let sorted: BTreeMap<&String, &Value> = map.into_iter().flatten().collect();
+        serde_json::to_string(&sorted).unwrap_or_default()
+    };
+    let mut hasher = Sha256::new();
+    for key in ["data", "binaryData"] {
+        hasher.update(key.as_bytes());
+        hasher.update([0]);
+        hasher.update(part(key).as_bytes());
+        hasher.update([0]);
+    }
+    let hex: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256:{hex}")
+}
+
+/// The digests a revision object recorded, by [`config_key`]; none when the annotation is
+/// absent or not a JSON object of strings.
+pub fn recorded_digests(annotations: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    annotations
+        .get(CONFIG_DIGESTS)
+        .and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -165,6 +216,39 @@ mod tests {
             ]
         );
         assert_eq!(references(&json!({"spec": {"containers": []}})), []);
+    }
+
+    #[test]
+    fn a_digest_is_of_the_content_alone() {
+        let a = json!({"metadata": {"name": "a", "resourceVersion": "1"}, "data": {"x": "1", "y": "2"}});
+        let b = json!({"metadata": {"name": "b"}, "data": {"y": "2", "x": "1"}});
+        assert_eq!(digest(&a), digest(&b));
+        assert!(digest(&a).starts_with("sha256:") && digest(&a).len() == 7 + 64);
+        let changed = json!({"data": {"x": "1", "y": "3"}});
+        assert_ne!(digest(&a), digest(&changed));
+        // The same bytes as data or as binaryData are different content.
+        assert_ne!(
+            digest(&json!({"data": {"x": "MQ=="}})),
+            digest(&json!({"binaryData": {"x": "MQ=="}}))
+        );
+        assert_eq!(digest(&json!({})), digest(&json!({"data": {}})));
+    }
+
+    #[test]
+    fn recorded_digests_are_read_from_their_annotation() {
+        let key = config_key(ConfigKind::ConfigMap, "app-cfg");
+        assert_eq!(key, "ConfigMap/app-cfg");
+        assert_eq!(name_of_key(&key), "app-cfg");
+        let annotations = BTreeMap::from([(
+            CONFIG_DIGESTS.to_owned(),
+            format!("{{\"{key}\": \"sha256:00\"}}"),
+        )]);
+        assert_eq!(
+            recorded_digests(&annotations),
+            BTreeMap::from([(key, "sha256:00".to_owned())])
+        );
+        let broken = BTreeMap::from([(CONFIG_DIGESTS.to_owned(), "[1]".to_owned())]);
+        assert_eq!(recorded_digests(&broken), BTreeMap::new());
     }
 
     #[test]

@@ -26,7 +26,9 @@ pub mod yaml;
 pub use age::human_age;
 pub use apply::{ApplyPlan, Made, plan_apply};
 pub use change::{Change, FieldPath, Op, Segment};
-pub use config::{ConfigKind, Reference, references};
+pub use config::{
+    CONFIG_DIGESTS, ConfigKind, Reference, config_key, digest, recorded_digests, references,
+};
 pub use diff::{TemplateDiff, diff_raw, diff_templates};
 pub use gitops::{Manager, manager};
 pub use history::{
