@@ -539,6 +539,38 @@ mod tests {
         }
     }
 
+    #[test]
+    fn config_changed_compares_recorded_digests_with_todays() {
+        let mut recorded = revision(1, "nginx:1.16");
+        let digests =
+            r#"{"ConfigMap/a": "sha256:1", "ConfigMap/b": "sha256:2", "Secret/c": "sha256:3"}"#;
+        recorded
+            .annotations
+            .insert(crate::CONFIG_DIGESTS.to_owned(), digests.to_owned());
+        let mut history = History::new(
+            WorkloadKind::Deployment,
+            "ns",
+            "a",
+            vec![recorded, revision(2, "nginx:1.17")],
+            Current::Unknown,
+        );
+        // Nothing read yet: nothing is said to have changed.
+        assert_eq!(
+            history.config_changed(&history.revisions[0]),
+            Vec::<String>::new()
+        );
+        history.config_today = BTreeMap::from([
+            ("ConfigMap/a".to_owned(), Some("sha256:1".to_owned())),
+            ("ConfigMap/b".to_owned(), Some("sha256:9".to_owned())),
+            ("Secret/c".to_owned(), None),
+        ]);
+        assert_eq!(history.config_changed(&history.revisions[0]), ["b", "c"]);
+        assert_eq!(
+            history.config_changed(&history.revisions[1]),
+            Vec::<String>::new()
+        );
+    }
+
     fn history(current: Current) -> History {
         let revisions = vec![
             revision(4, "nginx:1.17"),
