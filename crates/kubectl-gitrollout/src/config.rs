@@ -41,6 +41,45 @@ pub async fn digests(
     Ok(digests)
 }
 
+/// What a revert to `template` would find of the configuration it reads.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Found {
+    /// Required objects that are gone (`configmap/app-cfg-7d`): the pods would not start.
+    pub missing: Vec<String>,
+    /// Objects whose content differs from the digest `recorded` for the revision restored.
+    pub changed: Vec<String>,
+}
+
+/// Checks the configuration `template` reads in `namespace` against the digests the restored
+/// revision recorded: one GET per reference.
+pub async fn check(
+    cluster: &Cluster,
+    namespace: &str,
+    template: &Value,
+    recorded: &BTreeMap<String, String>,
+) -> Result<Found> {
+    let today = digests(cluster, namespace, template).await?;
+    let mut found = Found::default();
+    for reference in references(template) {
+        let key = config_key(reference.kind, &reference.name);
+        let name = format!("{}/{}", kind_name(reference.kind), reference.name);
+        match (today.get(&key), recorded.get(&key)) {
+            (None, _) if !reference.optional => found.missing.push(name),
+            (Some(now), Some(then)) if now != then => found.changed.push(name),
+            _ => {}
+        }
+    }
+    Ok(found)
+}
+
+/// `configmap`, `secret`: as kubectl names the kinds.
+pub fn kind_name(kind: ConfigKind) -> &'static str {
+    match kind {
+        ConfigKind::ConfigMap => "configmap",
+        ConfigKind::Secret => "secret",
+    }
+}
+
 /// Reads today's digests of every ConfigMap and Secret a revision of `histories` recorded one
 /// for, into [`History::config_today`]: one LIST per kind and namespace, none when nothing
 /// was recorded. Without the right to list them, a warning says the comparison was left out.

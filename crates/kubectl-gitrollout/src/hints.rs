@@ -67,6 +67,8 @@ pub enum Hint {
     InstallKustomize,
     /// The manifests name a kind the cluster does not serve.
     InstallDefinition { kind: String },
+    /// A revert's pods would read configuration that is gone.
+    RestoreConfig { objects: String, namespace: String },
     /// A refusal that `--force` overrides, for a change (`revert`, `apply`) in the cluster.
     OrForce {
         route: Box<Hint>,
@@ -102,6 +104,11 @@ impl fmt::Display for Hint {
                 f,
                 "install the CustomResourceDefinition of {kind} first, or apply it with the \
                  manifests"
+            ),
+            Hint::RestoreConfig { objects, namespace } => write!(
+                f,
+                "create {objects} in namespace {namespace} again (from git, or a copy) before \
+                 reverting"
             ),
             Hint::OncePerWorkload { command } => {
                 write!(f, "run `kubectl gitrollout {command}` once per workload")

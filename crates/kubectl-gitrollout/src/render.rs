@@ -8,8 +8,8 @@ use std::io::{self, Write};
 use jiff::Timestamp;
 use rollout_core::change::summary;
 use rollout_core::{
-    Change, ConfigKind, Conflict, Container, History, Made, Reference, Restored, Revision,
-    TemplateDiff, diff_templates, human_age, references,
+    Change, Conflict, Container, History, Made, Reference, Restored, Revision, TemplateDiff,
+    diff_templates, human_age, references,
 };
 use rollout_git::MappedCommit;
 use serde::Serialize;
@@ -322,10 +322,7 @@ fn content_lines(tw: &mut dyn Write, history: &History, revision: &Revision) -> 
     }
     let changed = history.config_changed(revision);
     for reference in references(&revision.template) {
-        let kind = match reference.kind {
-            ConfigKind::ConfigMap => "configmap",
-            ConfigKind::Secret => "secret",
-        };
+        let kind = crate::config::kind_name(reference.kind);
         let mut notes = Vec::new();
         if reference.optional {
             notes.push("optional");

@@ -187,3 +187,98 @@ async fn a_config_map_edited_by_hand_marks_the_revisions_that_read_it() {
     assert!(stdout(&show).contains("secret/db\n"), "{}", stdout(&show));
     ns.delete().await;
 }
+
+/// A revert to a revision whose ConfigMap was pruned (a generator's old hash-named one) is
+/// refused before anything is written; a dry run and --force only warn. One whose ConfigMap
+/// changed since the revision recorded it is warned about.
+#[tokio::test]
+async fn a_revert_checks_the_config_its_pods_would_read() {
+    let ns = TestNamespace::new("config-revert").await;
+    ns.kubectl_ok(&[
+        "create",
+        "secret",
+        "generic",
+        "db",
+        "--from-literal=password=s3cret",
+    ]);
+    let repo = GitRepo::new();
+    let config = |name: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\ndata: {{level: info}}\n"
+        )
+    };
+    let (file, dir) = (
+        repo.path().join("app.yaml").display().to_string(),
+        repo.path().display().to_string(),
+    );
+    for name in ["app-cfg-7d", "app-cfg-9f"] {
+        let text = format!("{}---\n{}", config(name), manifest(name));
+        repo.commit("app.yaml", &text, &format!("Config {name}"));
+        gitrollout(&ns)
+            .args([
+                "apply", "-f", &file, "--commit", "HEAD", "--repo", &dir, "--wait",
+            ])
+            .assert()
+            .success();
+    }
+    let revert = ["revert", "deploy/web", "--to-revision", "1"];
+
+    // Changed since revision 1 recorded it: a warning, in the dry run as in the revert.
+    ns.kubectl_ok(&[
+        "patch",
+        "configmap",
+        "app-cfg-7d",
+        "-p",
+        r#"{"data":{"level":"debug"}}"#,
+    ]);
+    let dry = gitrollout(&ns)
+        .args(revert)
+        .arg("--dry-run")
+        .assert()
+        .success();
+    assert!(
+        stderr(&dry).contains(
+            "warning: configmap/app-cfg-7d has changed since revision 1 recorded it: the new \
+             pods will read its content of today"
+        ),
+        "{}",
+        stderr(&dry)
+    );
+
+    // Gone: refused, nothing written; a dry run warns.
+    ns.kubectl_ok(&["delete", "configmap", "app-cfg-7d"]);
+    let before = run_json(&ns, &["history", "deploy/web", "-o", "json"]);
+    let refused = gitrollout(&ns).args(revert).assert().code(1);
+    assert_eq!(
+        stderr(&refused),
+        format!(
+            "error: the pods of the revert would read configmap/app-cfg-7d, which is not in \
+             namespace {0}\nhint: create configmap/app-cfg-7d in namespace {0} again (from git, \
+             or a copy) before reverting, or pass --force to revert in the cluster anyway\n",
+            ns.name
+        )
+    );
+    let after = run_json(&ns, &["history", "deploy/web", "-o", "json"]);
+    assert_eq!(before["currentRevision"], after["currentRevision"]);
+    assert_eq!(before["revisions"], after["revisions"]);
+    let dry = gitrollout(&ns)
+        .args(revert)
+        .arg("--dry-run")
+        .assert()
+        .success();
+    assert!(
+        stderr(&dry).contains("warning: the pods of the revert would read"),
+        "{}",
+        stderr(&dry)
+    );
+    let forced = gitrollout(&ns)
+        .args(revert)
+        .arg("--force")
+        .assert()
+        .success();
+    assert_eq!(
+        stdout(&forced),
+        "deployment.apps/web reverted to revision 1 as revision 3\n"
+    );
+    ns.delete().await;
+}
