@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use rollout_core::{RevisionSpec, WorkloadKind};
 
 use crate::UsageError;
-use crate::commands::{completion, diff, history, log, record, revert};
+use crate::commands::{apply, completion, diff, history, log, record, revert};
 use crate::complete;
 use crate::hints::Hint;
 use crate::identity::IdentityArgs;
@@ -130,6 +130,19 @@ Then look at a revision in full, and undo it:
 
 Revision 2 keeps its number: the revert becomes a new revision, marked as a revert of 2.")]
     Revert(revert::RevertArgs),
+    /// Apply the manifests of a commit as a new revision of each workload (for CI), git style
+    #[command(after_help = "Examples:
+  # In CI, after each commit: the manifests at the checked-out commit
+  kubectl gitrollout apply -f deploy/ --commit HEAD --wait
+  # A kustomize overlay
+  kubectl gitrollout apply -k overlays/prod --commit HEAD
+  # What it would do: each workload's diff and the revision it would make
+  kubectl gitrollout apply -f deploy/app.yaml --commit HEAD --dry-run
+
+A workload whose template equals an older revision's (a `git revert`) becomes a new revision
+marked as a revert of it: no revision is renumbered. The commit is recorded on the revision
+each workload's apply made.")]
+    Apply(apply::ApplyArgs),
     /// Record the commit the current revision was made from (for CI, after it rolls out)
     #[command(after_help = "Examples:
   # In CI, after kubectl apply of the manifests at the checked-out commit

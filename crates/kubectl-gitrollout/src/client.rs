@@ -206,6 +206,8 @@ impl Cluster {
             return hinted(message, hint);
         }
         if status.is_forbidden() {
+            // The verb the server checked: a server-side apply of an absent object is a create.
+            let verb = refused_verb(&status.message).unwrap_or(verb);
             let message = format!(
                 "forbidden: RBAC does not allow {verb} on {resource} in namespace {namespace:?}; \
                  the server said: {}",
@@ -233,6 +235,13 @@ impl Cluster {
     }
 }
 
+/// The verb an RBAC refusal names: `... cannot create resource "deployments" ...`.
+fn refused_verb(message: &str) -> Option<&str> {
+    let (_, rest) = message.split_once(" cannot ")?;
+    let (verb, _) = rest.split_once(" resource ")?;
+    (!verb.is_empty() && verb.bytes().all(|b| b.is_ascii_lowercase())).then_some(verb)
+}
+
 /// An error and its sources, joined, since connection errors hide the cause deep down.
 pub fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
@@ -250,6 +259,14 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refusal_names_the_verb_the_server_checked() {
+        let message = "deployments.apps \"web\" is forbidden: User \"system:serviceaccount:a:b\" \
+                       cannot create resource \"deployments\" in API group \"apps\" in the namespace \"a\"";
+        assert_eq!(refused_verb(message), Some("create"));
+        assert_eq!(refused_verb("forbidden"), None);
+    }
 
     #[test]
     fn kubeconfig_errors_never_quote_the_file() {

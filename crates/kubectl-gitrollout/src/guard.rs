@@ -1,9 +1,10 @@
-//! Before a revert: who else manages the workload. Argo CD and Flux would undo a revert made in
-//! the cluster, and Helm's next upgrade would keep it; those are refused unless `--force`. The
+//! Before a revert or an apply: who else manages the object. Argo CD and Flux would undo a change
+//! made in the cluster, and Helm's next upgrade would keep it; those are refused unless `--force`. The
 //! ambiguous `app.kubernetes.io/instance` label only warns, and a dry run, which changes
 //! nothing, is never refused: it warns.
 
 use anyhow::Result;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use rollout_core::{Manager, manager};
 
 use crate::hints::{Hint, hinted};
@@ -21,16 +22,22 @@ pub struct Asked {
 /// Refuses, or lets the change go ahead with a warning to show, or with nothing to say.
 pub fn check(workload: &Workload, asked: Asked) -> Result<Option<String>> {
     let meta = workload.metadata();
-    let labels = meta.labels.clone().unwrap_or_default();
-    let annotations = meta.annotations.clone().unwrap_or_default();
-    let Some(manager) = manager(&labels, &annotations) else {
-        return Ok(None);
-    };
     let name = format!(
         "{}/{}",
         workload.kind(),
         meta.name.as_deref().unwrap_or_default()
     );
+    check_object(&name, meta, asked)
+}
+
+/// As [`check`], for any object named `name` (`service/team-app`) with metadata `meta`.
+pub fn check_object(name: &str, meta: &ObjectMeta, asked: Asked) -> Result<Option<String>> {
+    let labels = meta.labels.clone().unwrap_or_default();
+    let annotations = meta.annotations.clone().unwrap_or_default();
+    let Some(manager) = manager(&labels, &annotations) else {
+        return Ok(None);
+    };
+    let name = name.to_owned();
     let namespace = meta.namespace.as_deref().unwrap_or_default();
     let (problem, route) = explain(&name, namespace, &manager, asked.change);
     if !manager.refuses() {

@@ -65,6 +65,12 @@ pub enum Hint {
     HelmRollback { release: String, namespace: String },
     /// The ambiguous instance label: Argo CD may manage it.
     MaybeArgo { change: &'static str },
+    /// `-k` needs a kustomize to render the overlay.
+    InstallKustomize,
+    /// The manifests name a kind the cluster does not serve.
+    InstallDefinition { kind: String },
+    /// A revert's pods would read configuration that is gone.
+    RestoreConfig { objects: String, namespace: String },
     /// A refusal that `--force` overrides, for a change (`revert`, `apply`) in the cluster.
     OrForce {
         route: Box<Hint>,
@@ -91,6 +97,21 @@ impl fmt::Display for Hint {
             ),
             Hint::RefreshCredentials => write!(f, "refresh them in your kubeconfig"),
             Hint::PassRepo => write!(f, "pass the repository with --repo DIR"),
+            Hint::InstallKustomize => write!(
+                f,
+                "install kubectl (which has kustomize built in) or kustomize, or render the \
+                 overlay yourself and pass it with -f -"
+            ),
+            Hint::InstallDefinition { kind } => write!(
+                f,
+                "install the CustomResourceDefinition of {kind} first, or apply it with the \
+                 manifests"
+            ),
+            Hint::RestoreConfig { objects, namespace } => write!(
+                f,
+                "create {objects} in namespace {namespace} again (from git, or a copy) before \
+                 reverting"
+            ),
             Hint::OncePerWorkload { command } => {
                 write!(f, "run `kubectl gitrollout {command}` once per workload")
             }

@@ -9,6 +9,7 @@ pub mod cli;
 mod client;
 pub mod commands;
 mod complete;
+mod config;
 mod external_diff;
 mod git;
 mod guard;
@@ -27,7 +28,7 @@ mod write;
 use anyhow::Result;
 
 use crate::cli::{Cli, Command};
-use crate::commands::{completion, diff, history, log, record, revert, version};
+use crate::commands::{apply, completion, diff, history, log, record, revert, version};
 use crate::ui::Ui;
 
 /// Bad usage: exit code 2, as for an unknown flag.
@@ -61,6 +62,7 @@ pub async fn run(cli: Cli, ui: &mut Ui<'_>) -> Result<()> {
         Command::Log(args) => log::run(global, args, ui).await,
         Command::Revert(args) => revert::run(global, args, ui).await,
         Command::Record(args) => record::run(global, args, ui).await,
+        Command::Apply(args) => apply::run(global, args, ui).await,
         Command::Completion(args) => completion::run(&args, ui),
         Command::Version => version::run(ui),
         Command::Complete(args) => complete::run(args, ui).await,

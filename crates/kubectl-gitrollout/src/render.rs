@@ -9,14 +9,15 @@ use jiff::Timestamp;
 use rollout_core::change::summary;
 use rollout_core::log::{Entry, Image};
 use rollout_core::{
-    Change, Conflict, Container, History, Restored, Revision, TemplateDiff, diff_templates,
-    human_age,
+    Change, Conflict, Container, History, Made, Reference, Restored, Revision, TemplateDiff,
+    diff_templates, human_age, references,
 };
 use rollout_git::MappedCommit;
 use serde::Serialize;
 use serde_json::Value;
 use tabwriter::TabWriter;
 
+use crate::commands::apply::{Applied, ObjectOutcome};
 use crate::commands::record::RecordOutcome;
 use crate::commands::revert::{GitOutcome, RevertOutcome};
 use crate::listing::TableStyle;
@@ -45,6 +46,11 @@ pub struct RevisionDoc {
     pub created_at: Option<String>,
     pub containers: Vec<Container>,
     pub init_containers: Vec<Container>,
+    /// The ConfigMaps and Secrets the pod template reads, by kind and name.
+    pub references: Vec<Reference>,
+    /// Those whose content changed (or that are gone) since the revision was applied or
+    /// recorded, by name.
+    pub config_changed: Vec<String>,
     pub change_cause: Option<String>,
     /// Whether the cause is the previous revision's, copied rather than written for this one.
     pub change_cause_inherited: bool,
@@ -145,6 +151,8 @@ impl RevisionDoc {
             created_at: revision.created_at.map(|t| t.to_string()),
             containers: revision.containers(),
             init_containers: revision.init_containers(),
+            references: references(&revision.template),
+            config_changed: history.config_changed(revision),
             change_cause: revision.change_cause.clone(),
             change_cause_inherited: history.change_cause_inherited(revision),
             summary: changes.as_deref().map(summary),
@@ -425,7 +433,7 @@ pub(crate) fn row(
         age(revision, now),
         escape(&images.join(",")).into_owned(),
         commit.to_owned(),
-        cause(history, revision),
+        cause_with_config(history, revision),
     ];
     if wide {
         cells.push(escape(&revision.object).into_owned());
@@ -475,15 +483,8 @@ pub fn show(
         )?;
     }
     commit_lines(&mut tw, commits.get(&revision.number))?;
-    for (number, sha) in rollout_git::earlier_commits(revision) {
-        writeln!(tw, "Earlier Commit:\t{sha} (recorded as revision {number})")?;
-    }
-    for container in revision.init_containers() {
-        writeln!(tw, "Init Image:\t{}", escape(&container.to_string()))?;
-    }
-    for container in revision.containers() {
-        writeln!(tw, "Image:\t{}", escape(&container.to_string()))?;
-    }
+    earlier_commit_lines(&mut tw, revision)?;
+    content_lines(&mut tw, history, revision)?;
     let pods = revision
         .pods
         .map_or(String::new(), |p| format!(" ({p} pods)"));
@@ -496,6 +497,33 @@ pub fn show(
     tw.flush()?;
 
     template_and_diff(out, history, revision, color)
+}
+
+/// What a revision runs: its images, and the ConfigMaps and Secrets it reads.
+fn content_lines(tw: &mut dyn Write, history: &History, revision: &Revision) -> io::Result<()> {
+    for container in revision.init_containers() {
+        writeln!(tw, "Init Image:\t{}", escape(&container.to_string()))?;
+    }
+    for container in revision.containers() {
+        writeln!(tw, "Image:\t{}", escape(&container.to_string()))?;
+    }
+    let changed = history.config_changed(revision);
+    for reference in references(&revision.template) {
+        let kind = crate::config::kind_name(reference.kind);
+        let mut notes = Vec::new();
+        if reference.optional {
+            notes.push("optional");
+        }
+        if changed.contains(&reference.name) {
+            notes.push("changed since");
+        }
+        let notes = match notes.is_empty() {
+            true => String::new(),
+            false => format!(" ({})", notes.join(", ")),
+        };
+        writeln!(tw, "Reads:\t{kind}/{}{notes}", escape(&reference.name))?;
+    }
+    Ok(())
 }
 
 /// The pod template of `show`, and its diff against the previous revision.
@@ -555,6 +583,14 @@ fn commit_lines(tw: &mut impl Write, commit: Option<&MappedCommit>) -> io::Resul
     Ok(())
 }
 
+/// The commits recorded on `revision` under numbers it had before it was renumbered.
+fn earlier_commit_lines(tw: &mut impl Write, revision: &Revision) -> io::Result<()> {
+    for (number, sha) in rollout_git::earlier_commits(revision) {
+        writeln!(tw, "Earlier Commit:\t{sha} (recorded as revision {number})")?;
+    }
+    Ok(())
+}
+
 /// The diff between two revisions of a history, labelled with their numbers.
 pub fn revision_diff(history: &History, from: &Revision, to: &Revision) -> TemplateDiff {
     let label = |r: &Revision| format!("{} revision {}", history.workload(), r.number);
@@ -609,6 +645,39 @@ pub fn revert_outcome(out: &mut dyn Write, outcome: &RevertOutcome) -> io::Resul
             writeln!(out, "{path} already matches commit {short}: no commit")
         }
         None => Ok(()),
+    }
+}
+
+/// What `apply` did to one object, as kubectl says it (`service/team-app unchanged`), and for a
+/// workload the revision: `deployment.apps/team-app configured: revision 5 (revert of 2) from
+/// commit d5c020c`. A dry run's workload shows its diff first, and says what it would make.
+pub fn apply_outcome(out: &mut dyn Write, outcome: &ObjectOutcome, color: bool) -> io::Result<()> {
+    let applied = match outcome.applied {
+        Applied::Created => "created",
+        Applied::Configured => "configured",
+        Applied::Unchanged => "unchanged",
+    };
+    let dry_run = outcome.diff.is_some();
+    if let Some(diff) = &outcome.diff {
+        unified(out, diff, color)?;
+    }
+    let dry = if dry_run { " (server dry run)" } else { "" };
+    write!(out, "{} {applied}{dry}", outcome.name)?;
+    let Some(revision) = &outcome.revision else {
+        return writeln!(out);
+    };
+    let number = revision.number;
+    let made = match (revision.made, dry_run) {
+        (Made::Current(_), true) => format!("would keep revision {number}"),
+        (Made::Current(_), false) => format!("revision {number}, kept"),
+        (Made::New, true) => format!("would make revision {number}"),
+        (Made::New, false) => format!("revision {number}"),
+        (Made::Restores(of), true) => format!("would make revision {number} (revert of {of})"),
+        (Made::Restores(of), false) => format!("revision {number} (revert of {of})"),
+    };
+    match &revision.commit {
+        Some(short) => writeln!(out, ": {made} from commit {short}"),
+        None => writeln!(out, ": {made}"),
     }
 }
 
@@ -674,6 +743,17 @@ pub const COMPUTED: &str = "(computed)";
 /// The revision's own change cause, escaped; without one, what it changed, marked as computed;
 /// `<none>` for a first revision without a cause. A cause copied from the previous revision is
 /// never shown as this revision's.
+/// The cause, and when configuration it read has changed since, a mark naming it:
+/// `Release 1.17 [config changed: app-cfg]`.
+fn cause_with_config(history: &History, revision: &Revision) -> String {
+    let cause = cause(history, revision);
+    let changed = history.config_changed(revision);
+    match changed.is_empty() {
+        true => cause,
+        false => format!("{cause} [config changed: {}]", escape(&changed.join(", "))),
+    }
+}
+
 fn cause(history: &History, revision: &Revision) -> String {
     if let Some(cause) = history.own_change_cause(revision) {
         return escape(cause).into_owned();

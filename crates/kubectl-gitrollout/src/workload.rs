@@ -41,6 +41,15 @@ pub enum Owned {
 }
 
 impl Workload {
+    /// The workload of `kind` in an object's JSON form (an `apps/v1` object as the API serves it).
+    pub fn from_value(kind: WorkloadKind, object: Value) -> serde_json::Result<Self> {
+        Ok(match kind {
+            WorkloadKind::Deployment => Workload::Deployment(serde_json::from_value(object)?),
+            WorkloadKind::StatefulSet => Workload::StatefulSet(serde_json::from_value(object)?),
+            WorkloadKind::DaemonSet => Workload::DaemonSet(serde_json::from_value(object)?),
+        })
+    }
+
     pub fn kind(&self) -> WorkloadKind {
         match self {
             Workload::Deployment(_) => WorkloadKind::Deployment,
@@ -249,8 +258,14 @@ impl Workload {
 
 /// GETs the workload and LISTs the objects that keep its history.
 pub async fn fetch(cluster: &Cluster, target: &WorkloadRef) -> Result<(Workload, Owned)> {
-    let kind = target.kind;
     let workload = fetch_workload(cluster, target).await?;
+    let owned = list_owned(cluster, &workload).await?;
+    Ok((workload, owned))
+}
+
+/// LISTs the objects that keep `workload`'s history, by its selector.
+pub async fn list_owned(cluster: &Cluster, workload: &Workload) -> Result<Owned> {
+    let kind = workload.kind();
     let params = ListParams::default().labels(&workload.selector_string());
     let call = Call {
         verb: "list",
@@ -271,7 +286,7 @@ pub async fn fetch(cluster: &Cluster, target: &WorkloadRef) -> Result<(Workload,
             Owned::ControllerRevisions(list.map_err(|e| cluster.explain(call, e))?.items)
         }
     };
-    Ok((workload, owned))
+    Ok(owned)
 }
 
 /// GETs the workload alone.

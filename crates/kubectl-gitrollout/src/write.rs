@@ -175,9 +175,18 @@ pub fn lost(
     )
 }
 
+/// The revision the controller recorded for a write, with the workload and history it was
+/// found in.
+#[derive(Debug)]
+pub struct RevisionMade {
+    pub number: u64,
+    pub workload: Workload,
+    pub history: History,
+}
+
 /// Waits, watching, until the controller has acted on the write that gave the workload
-/// `generation`, and returns the number of the revision it recorded for it, the one whose
-/// template `ours` recognises. A write that someone else's replaced before the controller
+/// `generation`, and returns the revision it recorded for it, the one whose template `ours`
+/// recognises. A write that someone else's replaced before the controller
 /// recorded it is said to be overtaken, naming what replaced it. `has` says what the workload
 /// was given (`the pod template of revision 2`), for the error when the controller never acts.
 pub async fn revision_made(
@@ -186,7 +195,7 @@ pub async fn revision_made(
     generation: i64,
     ours: impl Fn(&Value) -> bool,
     has: &str,
-) -> Result<u64> {
+) -> Result<RevisionMade> {
     let target = writing.target;
     let work = async {
         let observed = wait::workload_until(cluster, target, Duration::ZERO, |workload| {
@@ -202,7 +211,11 @@ pub async fn revision_made(
             .iter()
             .find(|r| ours(&r.template))
         {
-            Some(revision) => Some(Ok(revision.number)),
+            Some(revision) => Some(Ok(RevisionMade {
+                number: revision.number,
+                workload: workload.clone(),
+                history: history.clone(),
+            })),
             None if !live_is_ours => Some(Err(overtaken(writing, history))),
             None => None,
         })

@@ -231,3 +231,43 @@ fn unreachable_kubeconfig() -> String {
      cluster: c\n    user: u\ncurrent-context: c\n"
         .to_owned()
 }
+
+#[test]
+fn apply_says_what_it_cannot_read_before_any_request() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().display().to_string();
+    let missing = home.path().join("absent.yaml").display().to_string();
+    // PATH holds neither kubectl nor kustomize to render a kustomization.
+    let no_kustomize = failure(
+        gitrollout(&home)
+            .env("PATH", home.path())
+            .args(["apply", "-k", &dir, "--commit", "HEAD"]),
+        1,
+    );
+    assert_eq!(
+        no_kustomize,
+        format!(
+            "error: -k {dir} needs kubectl or kustomize to render it, and neither is on PATH\n\
+             hint: install kubectl (which has kustomize built in) or kustomize, or render the \
+             overlay yourself and pass it with -f -\n"
+        )
+    );
+    let no_file = failure(
+        gitrollout(&home).args(["apply", "-f", &missing, "--commit", "HEAD"]),
+        2,
+    );
+    assert_eq!(
+        no_file,
+        format!(
+            "error: {missing} cannot be read (No such file or directory (os error 2)): name \
+             manifest files or directories\n"
+        )
+    );
+    let nothing = failure(
+        gitrollout(&home).args(["apply", "-f", &dir, "--commit", "HEAD"]),
+        2,
+    );
+    assert_eq!(nothing, "error: the manifests hold no object to apply\n");
+    let no_commit = failure(gitrollout(&home).args(["apply", "-f", &missing]), 2);
+    assert!(no_commit.contains("--commit <REF>"), "{no_commit}");
+}

@@ -684,6 +684,7 @@ async fn kubectl_completes_through_the_plugin() {
             "log",
             "diff",
             "revert",
+            "apply",
             "record",
             "completion",
             "version"

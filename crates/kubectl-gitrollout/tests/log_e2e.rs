@@ -349,3 +349,61 @@ async fn an_undo_is_on_the_timeline_when_it_was_made() {
     assert!(stdout(&table).contains("4* (was 2)"), "{}", stdout(&table));
     ns.delete().await;
 }
+
+/// CI's `apply` on the timeline: a release applied, one made by hand, then the `git revert` of
+/// the applied one applied: the revert is a revision of its own, made by `kubectl-gitrollout`,
+/// marked as the revert and traced to the revert commit.
+#[tokio::test]
+async fn an_apply_is_on_the_timeline_with_its_commit() {
+    let ns = TestNamespace::new("log-apply").await;
+    let repo = gitrollout_tests::git::GitRepo::new();
+    let manifest = |image: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    \
+             matchLabels: {{app: web}}\n  template:\n    metadata:\n      labels: {{app: web}}\n    \
+             spec:\n      containers:\n      - name: nginx\n        image: {image}\n"
+        )
+    };
+    let (file, dir) = (
+        repo.path().join("app.yaml").display().to_string(),
+        repo.path().display().to_string(),
+    );
+    let apply = |ns: &TestNamespace| {
+        gitrollout(ns)
+            .args([
+                "apply", "-f", &file, "--commit", "HEAD", "--repo", &dir, "--wait",
+            ])
+            .assert()
+            .success();
+    };
+    repo.commit("app.yaml", &manifest("nginx:1.16"), "Release 1.16");
+    apply(&ns);
+    next_second();
+    repo.commit("app.yaml", &manifest("nginx:1.17"), "Release 1.17");
+    apply(&ns);
+    next_second();
+    repo.git(&["revert", "--no-edit", "HEAD"]);
+    let revert = repo.git(&["rev-parse", "HEAD"]);
+    apply(&ns);
+
+    let doc = run_json(&ns, &["log", "deploy/web", "-o", "json", "--repo", &dir]);
+    assert_eq!(
+        rows(&doc),
+        [
+            row("web", 3, Some("kubectl-gitrollout")),
+            row("web", 2, None),
+            row("web", 1, None),
+        ]
+    );
+    let newest = &doc["items"][0];
+    assert_eq!(newest["revertOf"], 1);
+    assert_eq!(newest["commit"]["sha"], revert.as_str());
+    assert!(
+        newest["changeCause"]
+            .as_str()
+            .unwrap()
+            .starts_with("Revert \"Release 1.17\""),
+        "{newest:#}"
+    );
+    ns.delete().await;
+}

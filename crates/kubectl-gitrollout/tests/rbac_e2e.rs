@@ -7,22 +7,31 @@ use crate::common::{gitrollout, stderr, stdout};
 use gitrollout_tests::git::GitRepo;
 use gitrollout_tests::{TestNamespace, play_deployment_story, play_statefulset_story};
 
-/// The YAML block of README's `### RBAC` section.
+/// The YAML blocks of README's `### RBAC` section, as one multi-document YAML.
 fn readme_roles() -> String {
     let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
     let readme = std::fs::read_to_string(readme).unwrap();
     let section = &readme[readme.find("### RBAC").expect("README has an RBAC section")..];
-    let block = &section[section.find("```yaml\n").expect("with a YAML block") + 8..];
-    block[..block.find("```").unwrap()].to_owned()
+    let section = &section[..section.find("\n## ").unwrap_or(section.len())];
+    let blocks: Vec<&str> = section
+        .split("```yaml\n")
+        .skip(1)
+        .map(|block| &block[..block.find("```").unwrap()])
+        .collect();
+    assert!(blocks.len() >= 2, "the read, write and apply Roles");
+    blocks.join("---\n")
 }
 
-/// A ServiceAccount bound to README's Role `role`; returns a kubeconfig that acts as it.
-fn account_with(ns: &TestNamespace, role: &str) -> tempfile::NamedTempFile {
-    let account = format!("{role}-user");
+/// A ServiceAccount bound to README's Roles `roles`; returns a kubeconfig that acts as it.
+fn account_with(ns: &TestNamespace, roles: &[&str]) -> tempfile::NamedTempFile {
+    let account = format!("{}-user", roles.join("-"));
     ns.kubectl_ok(&["create", "serviceaccount", &account]);
     let subject = format!("--serviceaccount={}:{account}", ns.name);
-    let role_ref = format!("--role={role}");
-    ns.kubectl_ok(&["create", "rolebinding", &account, &role_ref, &subject]);
+    for role in roles {
+        let role_ref = format!("--role={role}");
+        let binding = format!("{account}-{role}");
+        ns.kubectl_ok(&["create", "rolebinding", &binding, &role_ref, &subject]);
+    }
     ns.token_kubeconfig(&account)
 }
 
@@ -35,8 +44,8 @@ async fn the_roles_readme_shows_are_enough_for_every_command() {
     std::fs::write(roles.path(), readme_roles()).unwrap();
     ns.kubectl_ok(&["apply", "-f", &roles.path().display().to_string()]);
     let (reader, writer) = (
-        account_with(&ns, "gitrollout-read"),
-        account_with(&ns, "gitrollout-write"),
+        account_with(&ns, &["gitrollout-read"]),
+        account_with(&ns, &["gitrollout-write"]),
     );
     let as_user = |kubeconfig: &tempfile::NamedTempFile, args: &[&str]| {
         gitrollout(&ns)
@@ -101,6 +110,48 @@ async fn the_roles_readme_shows_are_enough_for_every_command() {
             "deployment.apps/team-app revision 4 recorded as commit {} (Back to 1.17)\n",
             &sha[..7]
         )
+    );
+    ns.delete().await;
+}
+
+/// README's apply Role beside the write Role lets CI's step apply a Deployment, a Service and a
+/// ConfigMap and wait for the rollout.
+#[tokio::test]
+async fn the_apply_role_readme_shows_is_enough_for_apply() {
+    let ns = TestNamespace::new("rbac-apply").await;
+    let roles = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(roles.path(), readme_roles()).unwrap();
+    ns.kubectl_ok(&["apply", "-f", &roles.path().display().to_string()]);
+    let ci = account_with(&ns, &["gitrollout-write", "gitrollout-apply"]);
+    let repo = GitRepo::new();
+    let manifest = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  \
+                    selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      \
+                    labels: {app: web}\n    spec:\n      containers:\n      - name: nginx\n        \
+                    image: nginx:1.16\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n\
+                    spec:\n  selector: {app: web}\n  ports:\n  - port: 80\n---\napiVersion: v1\n\
+                    kind: ConfigMap\nmetadata:\n  name: web\ndata:\n  level: info\n";
+    let sha = repo.commit("app.yaml", manifest, "Release web");
+    let (file, repo_dir) = (
+        repo.path().join("app.yaml").display().to_string(),
+        repo.path().display().to_string(),
+    );
+    let args = [
+        "apply", "-f", &file, "--commit", "HEAD", "--repo", &repo_dir, "--wait",
+    ];
+    let run = gitrollout(&ns)
+        .env("KUBECONFIG", ci.path())
+        .args(args)
+        .assert()
+        .success();
+    assert_eq!(
+        stdout(&run),
+        format!(
+            "deployment.apps/web created: revision 1 from commit {}\nservice/web created\n\
+             configmap/web created\n",
+            &sha[..7]
+        ),
+        "{}",
+        stderr(&run)
     );
     ns.delete().await;
 }

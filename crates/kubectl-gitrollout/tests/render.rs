@@ -13,12 +13,13 @@ use gitrollout_tests::git::GitRepo;
 use jiff::{Timestamp, ToSpan};
 use k8s_openapi::api::apps::v1::{ControllerRevision, ReplicaSet};
 use kubectl_gitrollout::cli::parse_output;
+use kubectl_gitrollout::commands::apply::{Applied, ObjectOutcome, RevisionOutcome};
 use kubectl_gitrollout::commands::record::RecordOutcome;
 use kubectl_gitrollout::commands::revert::{GitOutcome, RevertOutcome};
 use kubectl_gitrollout::listing::{self, ListDoc, TableStyle};
 use kubectl_gitrollout::render::{self, Commits, HistoryDoc, LogDoc, LogItem, RevisionDoc};
 use kubectl_gitrollout::workload::{Owned, Workload};
-use rollout_core::{History, Restored};
+use rollout_core::{History, Made, Restored, diff_templates};
 use rollout_git::{CommitSource, MappedCommit, Repo};
 use serde_json::Value;
 
@@ -403,5 +404,53 @@ fn every_command_outcome() {
         subject: "Release nginx 1.18\twith a tab".into(),
     };
     text += &output(|out| render::record_outcome(out, &recorded));
+    text += &apply_outcomes();
     insta::assert_snapshot!("outcomes", text);
+}
+
+/// `apply`'s line per object: plain objects as kubectl's, workloads with the revision made or
+/// kept, and a dry run's diff before the revision it would make.
+fn apply_outcomes() -> String {
+    let workload = |applied, revision: Option<(u64, Made, Option<&str>)>| ObjectOutcome {
+        name: "deployment.apps/team-app".into(),
+        applied,
+        revision: revision.map(|(number, made, commit)| RevisionOutcome {
+            number,
+            made,
+            commit: commit.map(str::to_owned),
+        }),
+        diff: None,
+    };
+    let image =
+        |tag: &str| serde_json::json!({"spec": {"containers": [{"name": "nginx", "image": tag}]}});
+    let mut dry_run = workload(Applied::Configured, Some((4, Made::Restores(2), None)));
+    dry_run.diff = Some(diff_templates(
+        &image("nginx:1.18"),
+        "revision 3 (current)",
+        &image("nginx:1.17"),
+        "deployment.apps/team-app (server dry run)",
+    ));
+    let outcomes = [
+        ObjectOutcome {
+            name: "service/team-app".into(),
+            ..workload(Applied::Unchanged, None)
+        },
+        ObjectOutcome {
+            name: "configmap/app".into(),
+            ..workload(Applied::Created, None)
+        },
+        workload(Applied::Created, Some((1, Made::New, Some("255930c")))),
+        workload(Applied::Configured, Some((3, Made::New, Some("63f6e68")))),
+        workload(
+            Applied::Configured,
+            Some((4, Made::Restores(2), Some("d5c020c"))),
+        ),
+        workload(Applied::Unchanged, Some((4, Made::Current(4), None))),
+        dry_run,
+    ];
+    let mut text = String::new();
+    for outcome in &outcomes {
+        text += &output(|out| render::apply_outcome(out, outcome, false));
+    }
+    text
 }

@@ -13,6 +13,7 @@ use std::fmt;
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
+use crate::config;
 use crate::schema::{self, Shape};
 use crate::template;
 
@@ -293,6 +294,9 @@ enum Described {
 
 /// A short description of a change of an image, a container, an env var or a restart.
 fn describe(change: &Change) -> Option<Described> {
+    if let Some((from, to)) = config_renamed(change) {
+        return Some(Described::Part(format!("config {from} -> {to}")));
+    }
     let segments = &change.path.0;
     if change.path.is_field(0, "metadata") && change.path.is_field(1, "annotations") {
         return matches!(&segments[2..], [Segment::Key(k)] if k == RESTARTED_AT)
@@ -329,6 +333,20 @@ fn describe(change: &Change) -> Option<Described> {
         }
         _ => None,
     }
+}
+
+/// A ConfigMap or Secret reference the change renamed: its name field replaced
+/// (`volumes[name=cfg].configMap.name`), or a part replaced whole with one reference for another.
+fn config_renamed(change: &Change) -> Option<(String, String)> {
+    let (Op::Replace, Some(from), Some(to)) = (change.op, &change.from, &change.to) else {
+        return None;
+    };
+    if let [.., Segment::Field(parent), Segment::Field(field)] = change.path.0.as_slice()
+        && config::names_a_reference(parent, field)
+    {
+        return Some((from.as_str()?.to_owned(), to.as_str()?.to_owned()));
+    }
+    config::renamed(from, to)
 }
 
 /// `1.17 -> 1.19` when only the tag changed, else both images in full.
@@ -558,6 +576,24 @@ mod tests {
             "app reg:5000/team/app:v1 -> other/app:v2, +log",
         );
         assert_eq!(summary(&[]), "no change");
+    }
+
+    #[test]
+    fn a_renamed_config_reference_is_summarized() {
+        let template = |cfg: &str, env: &str| {
+            json!({"spec": {
+                "containers": [{"name": "app", "image": "app:1",
+                    "envFrom": [{"configMapRef": {"name": env}}]}],
+                "volumes": [{"name": "cfg", "configMap": {"name": cfg}}],
+            }})
+        };
+        let volume = template_changes(
+            &template("app-cfg-7d", "env"),
+            &template("app-cfg-9f", "env"),
+        );
+        assert_eq!(summary(&volume), "config app-cfg-7d -> app-cfg-9f");
+        let env_from = template_changes(&template("cfg", "env-1"), &template("cfg", "env-2"));
+        assert_eq!(summary(&env_from), "config env-1 -> env-2");
     }
 
     #[test]

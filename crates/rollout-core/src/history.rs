@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::change::{self, Change};
+use crate::config;
 use crate::kind::WorkloadKind;
 use crate::template;
 
@@ -115,6 +116,9 @@ pub struct History {
     pub current: Option<u64>,
     /// What was listed but not counted as the controller would count it.
     pub warnings: Vec<HistoryWarning>,
+    /// Today's digest of each ConfigMap and Secret some revision recorded one for, by
+    /// [`config_key`](crate::config_key) (`None`: it is gone); empty until the binary has read them.
+    pub config_today: BTreeMap<String, Option<String>>,
 }
 
 /// The objects listed for a history, before they are checked and ordered.
@@ -280,7 +284,20 @@ impl History {
             revisions,
             current,
             warnings,
+            config_today: BTreeMap::new(),
         }
+    }
+
+    /// The ConfigMaps and Secrets whose content has changed since `revision` recorded their
+    /// digests (or that are gone), by name; empty when nothing was recorded or read.
+    pub fn config_changed(&self, revision: &Revision) -> Vec<String> {
+        config::recorded_digests(&revision.annotations)
+            .into_iter()
+            .filter_map(|(key, recorded)| match self.config_today.get(&key)? {
+                Some(today) if *today == recorded => None,
+                _ => Some(config::name_of_key(&key).to_owned()),
+            })
+            .collect()
     }
 
     /// `deployment.apps/team-app`.
@@ -528,6 +545,38 @@ mod tests {
             pods: None,
             annotations: BTreeMap::new(),
         }
+    }
+
+    #[test]
+    fn config_changed_compares_recorded_digests_with_todays() {
+        let mut recorded = revision(1, "nginx:1.16");
+        let digests =
+            r#"{"ConfigMap/a": "sha256:1", "ConfigMap/b": "sha256:2", "Secret/c": "sha256:3"}"#;
+        recorded
+            .annotations
+            .insert(crate::CONFIG_DIGESTS.to_owned(), digests.to_owned());
+        let mut history = History::new(
+            WorkloadKind::Deployment,
+            "ns",
+            "a",
+            vec![recorded, revision(2, "nginx:1.17")],
+            Current::Unknown,
+        );
+        // Nothing read yet: nothing is said to have changed.
+        assert_eq!(
+            history.config_changed(&history.revisions[0]),
+            Vec::<String>::new()
+        );
+        history.config_today = BTreeMap::from([
+            ("ConfigMap/a".to_owned(), Some("sha256:1".to_owned())),
+            ("ConfigMap/b".to_owned(), Some("sha256:9".to_owned())),
+            ("Secret/c".to_owned(), None),
+        ]);
+        assert_eq!(history.config_changed(&history.revisions[0]), ["b", "c"]);
+        assert_eq!(
+            history.config_changed(&history.revisions[1]),
+            Vec::<String>::new()
+        );
     }
 
     fn history(current: Current) -> History {

@@ -7,6 +7,7 @@
 mod age;
 mod apply;
 pub mod change;
+mod config;
 pub mod defaults;
 mod diff;
 mod gitops;
@@ -18,6 +19,7 @@ mod revert;
 pub mod schema;
 mod select;
 mod status;
+pub mod takeover;
 pub mod template;
 mod threeway;
 pub mod yaml;
@@ -25,7 +27,10 @@ pub mod yaml;
 pub use age::human_age;
 pub use apply::{ApplyPlan, Made, plan_apply};
 pub use change::{Change, FieldPath, Op, Segment};
-pub use diff::{TemplateDiff, diff_templates};
+pub use config::{
+    CONFIG_DIGESTS, ConfigKind, Reference, config_key, digest, recorded_digests, references,
+};
+pub use diff::{TemplateDiff, diff_raw, diff_templates};
 pub use gitops::{Manager, manager};
 pub use history::{
     Container, Current, Found, History, HistoryError, HistoryWarning, Listed, Revision, Unnumbered,

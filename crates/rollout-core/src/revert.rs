@@ -2,9 +2,10 @@
 //! controller cannot re-use (and renumber) the old revision.
 
 use jiff::Timestamp;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::history::{History, HistoryError, Revision, containers_at};
+use crate::template::set_annotation;
 use crate::threeway::Conflict;
 use crate::{diff::TemplateDiff, template};
 
@@ -221,24 +222,6 @@ fn fields(count: usize) -> String {
         "1 field".to_owned()
     } else {
         format!("{count} fields")
-    }
-}
-
-pub(crate) fn set_annotation(template: &mut Value, key: &str, value: String) {
-    let Some(object) = template.as_object_mut() else {
-        return;
-    };
-    let metadata = object
-        .entry("metadata")
-        .or_insert_with(|| Value::Object(Map::new()));
-    let Some(metadata) = metadata.as_object_mut() else {
-        return;
-    };
-    let annotations = metadata
-        .entry("annotations")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if let Some(annotations) = annotations.as_object_mut() {
-        annotations.insert(key.to_owned(), Value::String(value));
     }
 }
 

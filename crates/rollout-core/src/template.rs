@@ -71,6 +71,25 @@ pub fn to_yaml(value: &Value) -> String {
     crate::yaml::to_yaml(value)
 }
 
+/// Sets a pod template annotation, making the maps it needs.
+pub fn set_annotation(template: &mut Value, key: &str, value: String) {
+    let Some(object) = template.as_object_mut() else {
+        return;
+    };
+    let metadata = object
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
+    let Some(metadata) = metadata.as_object_mut() else {
+        return;
+    };
+    let annotations = metadata
+        .entry("annotations")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Some(annotations) = annotations.as_object_mut() {
+        annotations.insert(key.to_owned(), Value::String(value));
+    }
+}
+
 fn remove_keys(metadata: &mut Map<String, Value>, field: &str, keys: &[&str]) {
     let Some(map) = metadata.get_mut(field).and_then(Value::as_object_mut) else {
         return;

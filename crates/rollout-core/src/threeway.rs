@@ -14,9 +14,10 @@ use serde_json::{Map, Value};
 
 use crate::change::{self, FieldPath, Segment};
 use crate::history::History;
-use crate::revert::{Restored, RevertError, RevertPlan, set_annotation};
+use crate::revert::{Restored, RevertError, RevertPlan};
 use crate::schema::Shape;
 use crate::template;
+use crate::template::set_annotation;
 
 /// A field that revision N changed and a later change changed again: its three values
 /// (`None` where it is absent).

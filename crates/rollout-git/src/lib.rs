@@ -12,7 +12,7 @@ mod repo;
 mod text;
 
 pub use inverse::{Inverse, InverseError, commit_inverse, inverse};
-pub use manifest::workload_template;
+pub use manifest::{manifest_objects, workload_template};
 pub use map::{
     CommitSource, EARLIER_COMMITS, ManifestHistory, MappedCommit, Mapping, RECORDED_COMMIT,
     RECORDED_REVISION, earlier_commits, map_commits, recording, revision_with_content,

@@ -123,6 +123,28 @@ fn options() -> serde_saphyr::Options {
     options
 }
 
+/// The objects of a manifest file (YAML or JSON) as `kubectl apply -f` reads them: every
+/// document, the items of a `kind: List` in its place, empty documents left out.
+pub fn manifest_objects(text: &str) -> Result<Vec<Value>, String> {
+    let documents: Vec<Value> =
+        serde_saphyr::from_multiple_with_options(text, options()).map_err(|e| e.to_string())?;
+    let mut objects = Vec::new();
+    for document in documents {
+        match document {
+            Value::Null => {}
+            Value::Object(mut object)
+                if object.get("kind").and_then(Value::as_str) == Some("List") =>
+            {
+                if let Some(Value::Array(items)) = object.remove("items") {
+                    objects.extend(items.into_iter().filter(|i| !i.is_null()));
+                }
+            }
+            other => objects.push(other),
+        }
+    }
+    Ok(objects)
+}
+
 /// The pod template of `kind`/`name` in one YAML document, or in the items of a `kind: List`.
 fn parse(document: &str, kind: &str, name: &str) -> Result<Option<Value>, String> {
     let documents: Vec<Value> =
@@ -352,6 +374,22 @@ mod tests {
             420
         );
         assert_eq!(template["spec"]["enableServiceLinks"], true);
+    }
+
+    #[test]
+    fn a_file_of_objects_reads_as_kubectl_reads_it() {
+        let text = "---\napiVersion: v1\nkind: Service\nmetadata: {name: a}\n---\n# nothing\n---\n\
+            apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: b}}\n\
+            - {apiVersion: v1, kind: Secret, metadata: {name: c}}\n";
+        let kinds: Vec<String> = manifest_objects(text)
+            .unwrap()
+            .iter()
+            .map(|o| o["kind"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        assert_eq!(kinds, ["Service", "ConfigMap", "Secret"]);
+        let json = r#"{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n"}}"#;
+        assert_eq!(manifest_objects(json).unwrap()[0]["kind"], "Namespace");
+        assert!(manifest_objects("a: [").is_err());
     }
 
     #[test]

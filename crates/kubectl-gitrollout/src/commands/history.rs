@@ -6,13 +6,15 @@ use rollout_core::{History, RevisionSpec, resolve_revision};
 
 use crate::UsageError;
 use crate::cli::{GitArgs, Global, Output, parse_output, parse_revision};
-use crate::client;
+use crate::client::{self, Cluster};
+use crate::config;
 use crate::git::GitContext;
 use crate::listing::{self, ListDoc, TableStyle};
 use crate::pods;
 use crate::render::{self, Commits, HistoryDoc, RevisionDoc};
 use crate::targets::{self, SelectorArgs, Targets};
 use crate::ui::Ui;
+use crate::workload::{Owned, Workload};
 
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
@@ -63,29 +65,14 @@ pub async fn run(global: &Global, args: HistoryArgs, ui: &mut Ui<'_>) -> Result<
         if args.output == Output::Wide {
             pods::count(&cluster, &workload, &mut history).await?;
         }
+        config::read_today(&cluster, &mut [&mut history], ui).await?;
         let commits = commits(&git, &history, ui)?;
         return match args.revision {
             Some(spec) => show_one(&args, &history, &commits, spec, ui),
             None => list_one(&args, &history, &commits, ui),
         };
     }
-    let mut items = Vec::with_capacity(fetched.len());
-    for (workload, owned) in fetched {
-        let mut history = workload.history(owned);
-        for warning in &history.warnings {
-            ui.warn(format_args!("{}: {warning}", history.workload()))?;
-        }
-        // Said, not dropped: the others are still shown.
-        if let Err(empty) = history.ensure_not_empty() {
-            ui.warn(empty)?;
-            continue;
-        }
-        if args.output == Output::Wide {
-            pods::count(&cluster, &workload, &mut history).await?;
-        }
-        let commits = commits(&git, &history, ui)?;
-        items.push((history, commits));
-    }
+    let items = several(&cluster, &git, fetched, args.output == Output::Wide, ui).await?;
     if items.is_empty()
         && let Targets::Selected { all_namespaces, .. } = targets
     {
@@ -96,6 +83,41 @@ pub async fn run(global: &Global, args: HistoryArgs, ui: &mut Ui<'_>) -> Result<
         ui.note(format_args!("No resources found{scope}."))?;
     }
     list_several(&args, &targets, &items, ui)
+}
+
+/// The histories of several workloads with their commits; one without history yet is named
+/// in a warning and left out, the others are still shown.
+async fn several(
+    cluster: &Cluster,
+    git: &GitContext,
+    fetched: Vec<(Workload, Owned)>,
+    wide: bool,
+    ui: &mut Ui<'_>,
+) -> Result<Vec<(History, Commits)>> {
+    let mut histories = Vec::with_capacity(fetched.len());
+    for (workload, owned) in fetched {
+        let mut history = workload.history(owned);
+        for warning in &history.warnings {
+            ui.warn(format_args!("{}: {warning}", history.workload()))?;
+        }
+        if let Err(empty) = history.ensure_not_empty() {
+            ui.warn(empty)?;
+            continue;
+        }
+        if wide {
+            pods::count(cluster, &workload, &mut history).await?;
+        }
+        histories.push(history);
+    }
+    let mut all: Vec<&mut History> = histories.iter_mut().collect();
+    config::read_today(cluster, &mut all, ui).await?;
+    histories
+        .into_iter()
+        .map(|history| {
+            let commits = commits(git, &history, ui)?;
+            Ok((history, commits))
+        })
+        .collect()
 }
 
 /// Which commit made each revision, with the mapping's warnings shown.

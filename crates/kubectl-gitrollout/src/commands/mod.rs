@@ -4,6 +4,7 @@
 //! (pure, in `rollout_core` or `rollout_git`) -> execute (the writes, kept thin) -> render an
 //! outcome through the [`Ui`](crate::ui::Ui), the one output handle.
 
+pub mod apply;
 pub mod completion;
 pub mod diff;
 pub mod history;

@@ -8,11 +8,12 @@ use anyhow::{Result, anyhow};
 use clap::Args;
 use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment, ReplicaSet};
 use kube::api::{Patch, PatchParams};
-use rollout_core::Revision;
+use rollout_core::{CONFIG_DIGESTS, Revision};
 use serde_json::json;
 
 use crate::cli::{Global, RepoArgs, one_workload, parse_timeout};
 use crate::client::{self, Call, Cluster};
+use crate::config;
 use crate::git::GitContext;
 use crate::render;
 use crate::ui::Ui;
@@ -78,7 +79,10 @@ pub(crate) async fn record_commit(
     sha: &str,
     cause: String,
 ) -> Result<()> {
-    execute(cluster, &plan(workload, revision, sha, cause)).await
+    let namespace = workload.metadata().namespace.clone();
+    let namespace = namespace.as_deref().unwrap_or(&cluster.namespace);
+    let digests = config::digests(cluster, namespace, &revision.template).await?;
+    execute(cluster, &plan(workload, revision, sha, cause, &digests)).await
 }
 
 /// All or nothing: with two writes, the server first judges both without keeping them (a dry
@@ -100,13 +104,24 @@ async fn execute(cluster: &Cluster, writes: &[Write]) -> Result<()> {
     Ok(())
 }
 
-/// The commit and cause on the revision object; and, for a Deployment that has another change
-/// cause of its own, the same cause there, since the controller copies the Deployment's onto its
-/// newest ReplicaSet on every sync and would replace the one just recorded.
-fn plan(workload: &Workload, revision: &Revision, sha: &str, cause: String) -> Vec<Write> {
+/// The commit, cause and the digests of the configuration it reads (when it reads any) on the
+/// revision object; and, for a Deployment that has another change cause of its own, the same
+/// cause there, since the controller copies the Deployment's onto its newest ReplicaSet on
+/// every sync and would replace the one just recorded.
+fn plan(
+    workload: &Workload,
+    revision: &Revision,
+    sha: &str,
+    cause: String,
+    digests: &BTreeMap<String, String>,
+) -> Vec<Write> {
     let meta = workload.metadata();
     let mut annotations = rollout_git::recording(revision, sha);
     annotations.insert(CHANGE_CAUSE.to_owned(), cause.clone());
+    if !digests.is_empty() {
+        let digests = serde_json::to_string(digests).unwrap_or_default();
+        annotations.insert(CONFIG_DIGESTS.to_owned(), digests);
+    }
     let mut writes = vec![Write {
         object: match workload {
             Workload::Deployment(_) => Object::ReplicaSet,

@@ -8,6 +8,7 @@ use rollout_core::{RevertPlan, made_by};
 use serde_json::json;
 
 use crate::client::{Call, Cluster};
+use crate::commands::apply::FIELD_MANAGER;
 use crate::workload::{self, CHANGE_CAUSE, Workload};
 use crate::write::{self, Writing};
 
@@ -63,9 +64,9 @@ async fn patch(cluster: &Cluster, workload: &Workload, plan: &RevertPlan) -> kub
     let patch: json_patch::Patch =
         serde_json::from_value(patch).map_err(kube::Error::SerdeError)?;
     let patch = Patch::Json::<()>(patch);
-    // Named, so that `log` and `kubectl get -o yaml` show who wrote the template.
+    // Named as apply names its writes, so the managed fields tell who changed the template.
     let params = PatchParams {
-        field_manager: Some(rollout_core::log::OWN_MANAGER.to_owned()),
+        field_manager: Some(FIELD_MANAGER.to_owned()),
         ..PatchParams::default()
     };
     let name = meta.name.as_deref().unwrap_or_default();

@@ -17,15 +17,17 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
-use rollout_core::{Restored, RevertError, RevisionSpec, made_by};
+use rollout_core::{Restored, RevertError, RevisionSpec, made_by, recorded_digests};
 use serde_json::Value;
 
 use crate::cli::{
     GitArgs, Global, WorkloadRef, one_workload, parse_revision, parse_timeout, parse_to_revision,
 };
 use crate::client::{self, Cluster};
+use crate::config;
 use crate::external_diff;
 use crate::git::GitContext;
+use crate::hints::{Hint, hinted};
 use crate::render;
 use crate::targets::Fetched;
 use crate::ui::Ui;
@@ -149,6 +151,7 @@ pub async fn run(global: &Global, args: RevertArgs, ui: &mut Ui<'_>) -> Result<(
     if let Some(warning) = &planned.warning {
         ui.warn(warning)?;
     }
+    check_config(&cluster, &args, &first, &planned, ui).await?;
     if args.dry_run {
         return show_dry_run(&target, &planned, ui);
     }
@@ -159,6 +162,66 @@ pub async fn run(global: &Global, args: RevertArgs, ui: &mut Ui<'_>) -> Result<(
         wait::rollout(&cluster, &target, args.timeout, "revert", ui).await?;
     }
     Ok(())
+}
+
+/// Before anything is written: a revert whose pods would read a ConfigMap or Secret that is
+/// gone is refused (unless `--force`; a dry run warns), and one whose configuration changed
+/// since the restored revision recorded it is warned about, since the pods will read today's.
+async fn check_config(
+    cluster: &Cluster,
+    args: &RevertArgs,
+    (workload, owned): &Fetched,
+    planned: &Planned,
+    ui: &mut Ui<'_>,
+) -> Result<()> {
+    let recorded = match &planned.plan.target {
+        Restored::Revision(number) => {
+            let history = workload.history(owned.clone());
+            history
+                .get(*number)
+                .map(|r| recorded_digests(&r.annotations))
+                .unwrap_or_default()
+        }
+        _ => Default::default(),
+    };
+    let found = config::check(
+        cluster,
+        &cluster.namespace,
+        &planned.plan.template,
+        &recorded,
+    )
+    .await?;
+    for name in &found.changed {
+        ui.warn(format_args!(
+            "{name} has changed since {} recorded it: the new pods will read its content of today",
+            planned.plan.target
+        ))?;
+    }
+    if found.missing.is_empty() {
+        return Ok(());
+    }
+    let objects = found.missing.join(", ");
+    let message = format!(
+        "the pods of the revert would read {objects}, which {} not in namespace {}",
+        if found.missing.len() == 1 {
+            "is"
+        } else {
+            "are"
+        },
+        cluster.namespace
+    );
+    if args.force || args.dry_run {
+        return Ok(ui.warn(message)?);
+    }
+    let route = Hint::RestoreConfig {
+        objects,
+        namespace: cluster.namespace.clone(),
+    };
+    let hint = Hint::OrForce {
+        route: Box::new(route),
+        change: "revert",
+    };
+    Err(hinted(message, hint))
 }
 
 /// Writes the plan made from the first read (planned again after a conflict), and waits for the
@@ -190,7 +253,9 @@ async fn write_and_wait(
     let plan = &planned.plan;
     let has = format!("the pod template of {}", plan.target);
     let ours = |template: &Value| made_by(plan, template);
-    let revision = write::revision_made(cluster, writing, generation, ours, &has).await?;
+    let revision = write::revision_made(cluster, writing, generation, ours, &has)
+        .await?
+        .number;
     let outcome = RevertOutcome {
         workload: writing.name(),
         target: plan.target.clone(),
