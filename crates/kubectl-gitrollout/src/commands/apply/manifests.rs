@@ -229,7 +229,7 @@ mod tests {
     fn namespaces_and_definitions_come_first() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\n---\n\
-            apiVersion: v1\nkind: Namespace\nmetadata: {name: n}\n---\n\
+            apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n---\n\
             apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: c.x.io}\n";
         std::fs::write(dir.path().join("all.yaml"), text).unwrap_or_else(|e| panic!("{e}"));
         std::fs::write(dir.path().join("notes.txt"), "not a manifest")
