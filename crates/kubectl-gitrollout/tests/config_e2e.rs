@@ -185,6 +185,25 @@ async fn a_config_map_edited_by_hand_marks_the_revisions_that_read_it() {
         stdout(&show)
     );
     assert!(stdout(&show).contains("secret/db\n"), "{}", stdout(&show));
+
+    // A revert records the digests of today's configuration on the revision it makes.
+    let revert = gitrollout(&ns)
+        .args(["revert", "deploy/web", "--to-revision", "1", "--wait"])
+        .assert()
+        .success();
+    assert!(
+        stderr(&revert).contains("warning: configmap/app-cfg has changed since revision 1"),
+        "{}",
+        stderr(&revert)
+    );
+    assert_eq!(
+        changed(&ns),
+        [
+            serde_json::json!(["app-cfg"]),
+            serde_json::json!(["app-cfg"]),
+            serde_json::json!([])
+        ]
+    );
     ns.delete().await;
 }
 

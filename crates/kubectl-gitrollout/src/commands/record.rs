@@ -85,6 +85,28 @@ pub(crate) async fn record_commit(
     execute(cluster, &plan(workload, revision, sha, cause, &digests)).await
 }
 
+/// Records on `revision` (one a revert made) the digests of the ConfigMaps and Secrets it reads,
+/// as `record` does; nothing when it reads none.
+pub(crate) async fn record_digests(
+    cluster: &Cluster,
+    workload: &Workload,
+    revision: &Revision,
+) -> Result<()> {
+    let namespace = workload.metadata().namespace.clone();
+    let namespace = namespace.as_deref().unwrap_or(&cluster.namespace);
+    let digests = config::digests(cluster, namespace, &revision.template).await?;
+    if digests.is_empty() {
+        return Ok(());
+    }
+    let digests = serde_json::to_string(&digests).unwrap_or_default();
+    let write = Write {
+        object: Object::of_revisions(workload),
+        name: revision.object.clone(),
+        annotations: BTreeMap::from([(CONFIG_DIGESTS.to_owned(), digests)]),
+    };
+    execute(cluster, &[write]).await
+}
+
 /// All or nothing: with two writes, the server first judges both without keeping them (a dry
 /// run checks RBAC and admission), so a refusal leaves nothing half-done.
 async fn execute(cluster: &Cluster, writes: &[Write]) -> Result<()> {
@@ -123,10 +145,7 @@ fn plan(
         annotations.insert(CONFIG_DIGESTS.to_owned(), digests);
     }
     let mut writes = vec![Write {
-        object: match workload {
-            Workload::Deployment(_) => Object::ReplicaSet,
-            Workload::StatefulSet(_) | Workload::DaemonSet(_) => Object::ControllerRevision,
-        },
+        object: Object::of_revisions(workload),
         name: revision.object.clone(),
         annotations,
     }];
@@ -169,6 +188,16 @@ struct Write {
     object: Object,
     name: String,
     annotations: BTreeMap<String, String>,
+}
+
+impl Object {
+    /// The kind of object that keeps `workload`'s revisions.
+    fn of_revisions(workload: &Workload) -> Object {
+        match workload {
+            Workload::Deployment(_) => Object::ReplicaSet,
+            Workload::StatefulSet(_) | Workload::DaemonSet(_) => Object::ControllerRevision,
+        }
+    }
 }
 
 impl Write {

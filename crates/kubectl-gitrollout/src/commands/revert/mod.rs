@@ -24,6 +24,7 @@ use crate::cli::{
     GitArgs, Global, WorkloadRef, one_workload, parse_revision, parse_timeout, parse_to_revision,
 };
 use crate::client::{self, Cluster};
+use crate::commands::record;
 use crate::config;
 use crate::external_diff;
 use crate::git::GitContext;
@@ -253,9 +254,18 @@ async fn write_and_wait(
     let plan = &planned.plan;
     let has = format!("the pod template of {}", plan.target);
     let ours = |template: &Value| made_by(plan, template);
-    let revision = write::revision_made(cluster, writing, generation, ours, &has)
-        .await?
-        .number;
+    let made = write::revision_made(cluster, writing, generation, ours, &has).await?;
+    let revision = made.number;
+    let recorded = match made.history.get(revision) {
+        Ok(made_as) => record::record_digests(cluster, &made.workload, made_as).await,
+        Err(err) => Err(err.into()),
+    };
+    if let Err(err) = recorded {
+        ui.warn(format_args!(
+            "revision {revision} is made, but the digests of the configuration it reads were not \
+             recorded: {err:#}"
+        ))?;
+    }
     let outcome = RevertOutcome {
         workload: writing.name(),
         target: plan.target.clone(),
