@@ -6,12 +6,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Result;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kube::Api;
-use kube::api::ListParams;
+use kube::{Api, ResourceExt};
 use rollout_core::{ConfigKind, History, config_key, digest, recorded_digests, references};
 use serde_json::Value;
 
 use crate::client::{Call, Cluster};
+use crate::targets::Scope;
 use crate::ui::Ui;
 
 /// The digest of each ConfigMap and Secret `template` references that exists in `namespace`
@@ -48,6 +48,9 @@ pub struct Found {
     pub missing: Vec<String>,
     /// Objects whose content differs from the digest `recorded` for the revision restored.
     pub changed: Vec<String>,
+    /// The digest of each object that exists, by [`config_key`]: what the revision the revert
+    /// makes records.
+    pub digests: BTreeMap<String, String>,
 }
 
 /// Checks the configuration `template` reads in `namespace` against the digests the restored
@@ -58,8 +61,11 @@ pub async fn check(
     template: &Value,
     recorded: &BTreeMap<String, String>,
 ) -> Result<Found> {
-    let today = digests(cluster, namespace, template).await?;
-    let mut found = Found::default();
+    let mut found = Found {
+        digests: digests(cluster, namespace, template).await?,
+        ..Found::default()
+    };
+    let today = &found.digests;
     for reference in references(template) {
         let key = config_key(reference.kind, &reference.name);
         let name = format!("{}/{}", kind_name(reference.kind), reference.name);
@@ -123,30 +129,47 @@ pub async fn read_today(
     Ok(())
 }
 
-/// The digests of every object of `kind` in `namespace`, by [`config_key`].
+/// The digests of every object of `kind` in `namespace`, by [`config_key`]: one paged LIST.
 async fn list(
     cluster: &Cluster,
     namespace: &str,
     kind: ConfigKind,
 ) -> Result<BTreeMap<String, String>> {
-    let call = Call {
-        verb: "list",
-        resource: resource(kind),
-        namespace,
-        name: None,
+    let cluster = Cluster {
+        namespace: namespace.to_owned(),
+        ..cluster.clone()
     };
-    let objects = match kind {
-        ConfigKind::ConfigMap => list_all::<ConfigMap>(cluster, namespace).await,
-        ConfigKind::Secret => list_all::<Secret>(cluster, namespace).await,
+    let scope = Scope {
+        cluster: &cluster,
+        selector: None,
+        all_namespaces: false,
+    };
+    let mut today = BTreeMap::new();
+    let resource = resource(kind);
+    match kind {
+        ConfigKind::ConfigMap => {
+            let take = |page: Vec<ConfigMap>| digest_page(kind, page, &mut today);
+            scope.list(resource, None, take).await?
+        }
+        ConfigKind::Secret => {
+            let take = |page: Vec<Secret>| digest_page(kind, page, &mut today);
+            scope.list(resource, None, take).await?
+        }
+    };
+    Ok(today)
+}
+
+/// Adds the digest of each object of one page to `today`.
+fn digest_page<K>(kind: ConfigKind, page: Vec<K>, today: &mut BTreeMap<String, String>)
+where
+    K: ResourceExt + serde::Serialize,
+{
+    for object in page {
+        let key = config_key(kind, &object.name_any());
+        if let Ok(value) = serde_json::to_value(&object) {
+            today.insert(key, digest(&value));
+        }
     }
-    .map_err(|e| cluster.explain(call, e))?;
-    Ok(objects
-        .into_iter()
-        .filter_map(|object| {
-            let name = object.pointer("/metadata/name")?.as_str()?;
-            Some((config_key(kind, name), digest(&object)))
-        })
-        .collect())
 }
 
 fn resource(kind: ConfigKind) -> &'static str {
@@ -174,31 +197,4 @@ where
     let api: Api<K> = Api::namespaced(cluster.client.clone(), namespace);
     let object = api.get_opt(name).await?;
     Ok(object.and_then(|o| serde_json::to_value(o).ok()))
-}
-
-/// Every object of `K` in `namespace`, in pages of 500.
-async fn list_all<K>(cluster: &Cluster, namespace: &str) -> kube::Result<Vec<Value>>
-where
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + serde::de::DeserializeOwned
-        + serde::Serialize
-        + std::fmt::Debug,
-    K::DynamicType: Default,
-{
-    let api: Api<K> = Api::namespaced(cluster.client.clone(), namespace);
-    let mut params = ListParams::default().limit(500);
-    let mut objects = Vec::new();
-    loop {
-        let page = api.list(&params).await?;
-        objects.extend(
-            page.items
-                .into_iter()
-                .filter_map(|o| serde_json::to_value(o).ok()),
-        );
-        match page.metadata.continue_ {
-            Some(token) if !token.is_empty() => params = params.continue_token(&token),
-            _ => return Ok(objects),
-        }
-    }
 }

@@ -210,7 +210,7 @@ impl Scope<'_> {
     /// LISTs one resource, with the selector or without, a page of [`PAGE`] objects at a time,
     /// handing each page to `take` as it is decoded. Returns the resourceVersion the list was
     /// read at, to watch from.
-    async fn list<K>(
+    pub(crate) async fn list<K>(
         &self,
         resource: &str,
         selector: Option<&str>,

@@ -85,20 +85,18 @@ pub(crate) async fn record_commit(
     execute(cluster, &plan(workload, revision, sha, cause, &digests)).await
 }
 
-/// Records on `revision` (one a revert made) the digests of the ConfigMaps and Secrets it reads,
-/// as `record` does; nothing when it reads none.
+/// Records on `revision` (one a revert made) `digests`, those of the ConfigMaps and Secrets it
+/// reads, as `record` does; nothing when it reads none.
 pub(crate) async fn record_digests(
     cluster: &Cluster,
     workload: &Workload,
     revision: &Revision,
+    digests: &BTreeMap<String, String>,
 ) -> Result<()> {
-    let namespace = workload.metadata().namespace.clone();
-    let namespace = namespace.as_deref().unwrap_or(&cluster.namespace);
-    let digests = config::digests(cluster, namespace, &revision.template).await?;
     if digests.is_empty() {
         return Ok(());
     }
-    let digests = serde_json::to_string(&digests).unwrap_or_default();
+    let digests = serde_json::to_string(digests).unwrap_or_default();
     let write = Write {
         object: Object::of_revisions(workload),
         name: revision.object.clone(),

@@ -13,6 +13,7 @@ mod git;
 mod plan;
 mod resolve;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -152,12 +153,12 @@ pub async fn run(global: &Global, args: RevertArgs, ui: &mut Ui<'_>) -> Result<(
     if let Some(warning) = &planned.warning {
         ui.warn(warning)?;
     }
-    check_config(&cluster, &args, &first, &planned, ui).await?;
+    let digests = check_config(&cluster, &args, &first, &planned, ui).await?;
     if args.dry_run {
         return show_dry_run(&target, &planned, ui);
     }
     let (planned, outcome) =
-        write_and_wait(&cluster, &target, planner, (first, planned), ui).await?;
+        write_and_wait(&cluster, &target, planner, (first, planned), &digests, ui).await?;
     finish(&git, &planned, outcome, ui)?;
     if args.wait {
         wait::rollout(&cluster, &target, args.timeout, "revert", ui).await?;
@@ -168,13 +169,14 @@ pub async fn run(global: &Global, args: RevertArgs, ui: &mut Ui<'_>) -> Result<(
 /// Before anything is written: a revert whose pods would read a ConfigMap or Secret that is
 /// gone is refused (unless `--force`; a dry run warns), and one whose configuration changed
 /// since the restored revision recorded it is warned about, since the pods will read today's.
+/// Returns the digests read, for the revision the revert makes to record.
 async fn check_config(
     cluster: &Cluster,
     args: &RevertArgs,
     (workload, owned): &Fetched,
     planned: &Planned,
     ui: &mut Ui<'_>,
-) -> Result<()> {
+) -> Result<BTreeMap<String, String>> {
     let recorded = match &planned.plan.target {
         Restored::Revision(number) => {
             let history = workload.history(owned.clone());
@@ -199,7 +201,7 @@ async fn check_config(
         ))?;
     }
     if found.missing.is_empty() {
-        return Ok(());
+        return Ok(found.digests);
     }
     let objects = found.missing.join(", ");
     let message = format!(
@@ -212,7 +214,8 @@ async fn check_config(
         cluster.namespace
     );
     if args.force || args.dry_run {
-        return Ok(ui.warn(message)?);
+        ui.warn(message)?;
+        return Ok(found.digests);
     }
     let route = Hint::RestoreConfig {
         objects,
@@ -226,12 +229,14 @@ async fn check_config(
 }
 
 /// Writes the plan made from the first read (planned again after a conflict), and waits for the
-/// revision the controller makes of it.
+/// revision the controller makes of it, on which it records `digests`, those of the
+/// configuration the revision reads.
 async fn write_and_wait(
     cluster: &Cluster,
     target: &WorkloadRef,
     planner: Planner<'_>,
     first: (Fetched, Planned),
+    digests: &BTreeMap<String, String>,
     ui: &mut Ui<'_>,
 ) -> Result<(Planned, RevertOutcome)> {
     let writing = Writing {
@@ -257,7 +262,7 @@ async fn write_and_wait(
     let made = write::revision_made(cluster, writing, generation, ours, &has).await?;
     let revision = made.number;
     let recorded = match made.history.get(revision) {
-        Ok(made_as) => record::record_digests(cluster, &made.workload, made_as).await,
+        Ok(made_as) => record::record_digests(cluster, &made.workload, made_as, digests).await,
         Err(err) => Err(err.into()),
     };
     if let Err(err) = recorded {
