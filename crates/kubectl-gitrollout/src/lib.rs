@@ -10,6 +10,7 @@ mod client;
 pub mod commands;
 mod complete;
 mod config;
+mod deployers;
 mod external_diff;
 mod git;
 mod guard;

@@ -9,8 +9,8 @@ use jiff::Timestamp;
 use rollout_core::change::summary;
 use rollout_core::log::{Entry, Image};
 use rollout_core::{
-    Change, Conflict, Container, History, Made, Reference, Restored, Revision, TemplateDiff,
-    diff_templates, human_age, references,
+    Change, Conflict, Container, DeployedBy, History, Made, Match, Reference, Restored, Revision,
+    TemplateDiff, diff_templates, human_age, references,
 };
 use rollout_git::MappedCommit;
 use serde::Serialize;
@@ -64,6 +64,9 @@ pub struct RevisionDoc {
     pub reverted_change: Option<u64>,
     /// The commit this revision was made from, when known.
     pub commit: Option<CommitDoc>,
+    /// The tool that deployed it (Helm, Argo CD, Flux, a CI action), from that tool's records,
+    /// and how sure that is; null when none is known.
+    pub deployed_by: Option<DeployedBy>,
     pub current: bool,
     /// Numbers this revision had before the controller re-used it (`kubectl rollout undo`).
     pub earlier_revisions: Vec<u64>,
@@ -160,6 +163,7 @@ impl RevisionDoc {
             revert_of: history.revert_of(revision),
             reverted_change: history.reverted_change(revision),
             commit: commits.get(&revision.number).map(CommitDoc::new),
+            deployed_by: history.deployed.get(&revision.number).cloned(),
             current: history.current == Some(revision.number),
             earlier_revisions: revision.earlier_numbers.clone(),
             earlier_commits: rollout_git::earlier_commits(revision)
@@ -424,15 +428,21 @@ pub(crate) fn row(
         .map(|c| format!("init:{}", image(c)))
         .chain(revision.containers().iter().map(image))
         .collect();
-    let commit = commits
-        .get(&revision.number)
-        .map_or("-", |c| &c.sha[..7.min(c.sha.len())]);
+    // Where no commit is known, the tool's own revision: `helm web 3`.
+    let commit = match (
+        commits.get(&revision.number),
+        history.deployed.get(&revision.number),
+    ) {
+        (Some(c), _) => c.sha[..7.min(c.sha.len())].to_owned(),
+        (None, Some(by)) => escape(&by.short()).into_owned(),
+        (None, None) => "-".to_owned(),
+    };
     let mut cells = vec![
         current.to_owned(),
         number_with_origin(history, revision),
         age(revision, now),
         escape(&images.join(",")).into_owned(),
-        commit.to_owned(),
+        commit,
         cause_with_config(history, revision),
     ];
     if wide {
@@ -483,6 +493,7 @@ pub fn show(
         )?;
     }
     commit_lines(&mut tw, commits.get(&revision.number))?;
+    deployed_lines(&mut tw, history.deployed.get(&revision.number))?;
     earlier_commit_lines(&mut tw, revision)?;
     content_lines(&mut tw, history, revision)?;
     let pods = revision
@@ -497,6 +508,37 @@ pub fn show(
     tw.flush()?;
 
     template_and_diff(out, history, revision, color)
+}
+
+/// Who deployed a revision: the tool's object and revision, how sure the match is, and what its
+/// record says (chart, app version, status, description, who started the sync).
+fn deployed_lines(tw: &mut dyn Write, by: Option<&DeployedBy>) -> io::Result<()> {
+    let Some(by) = by else {
+        return Ok(());
+    };
+    let object = match &by.namespace {
+        Some(namespace) => format!("{} {namespace}/{}", by.kind, by.name),
+        None => by.name.clone(),
+    };
+    let revision = match &by.revision {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    let matched = match by.matched {
+        Match::Exact => "exact",
+        Match::Window => "by time",
+    };
+    writeln!(
+        tw,
+        "Deployed By:\t{} {} revision {} ({matched})",
+        by.tool.name(),
+        escape(&object),
+        escape(&revision)
+    )?;
+    for (key, value) in &by.details {
+        writeln!(tw, "  {key}:\t{}", escape(value))?;
+    }
+    Ok(())
 }
 
 /// What a revision runs: its images, and the ConfigMaps and Secrets it reads.

@@ -78,6 +78,66 @@ pub fn manager(
     })
 }
 
+/// An object that records who deployed a workload, named by the workload's marks.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SourceRef {
+    /// The release records of a Helm release (the Secrets driver's).
+    HelmRelease { name: String, namespace: String },
+    /// An Argo CD Application. Without a namespace in its tracking mark (`<ns>_<app>`, Argo
+    /// CD's applications in any namespace), it is in Argo CD's own namespace.
+    Application {
+        name: String,
+        namespace: Option<String>,
+    },
+    /// A Flux Kustomization.
+    Kustomization { name: String, namespace: String },
+    /// A Flux HelmRelease.
+    FluxHelmRelease { name: String, namespace: String },
+}
+
+/// The sources a workload with these labels and annotations names, in the order they are read;
+/// `namespace` is the workload's, for marks that leave theirs out.
+pub fn sources(
+    labels: &BTreeMap<String, String>,
+    annotations: &BTreeMap<String, String>,
+    namespace: &str,
+) -> Vec<SourceRef> {
+    let mut found = Vec::new();
+    if let Some(release) = annotations.get(HELM_RELEASE) {
+        found.push(SourceRef::HelmRelease {
+            name: release.clone(),
+            namespace: annotations
+                .get(HELM_NAMESPACE)
+                .cloned()
+                .unwrap_or_else(|| namespace.to_owned()),
+        });
+    }
+    let tracked = annotations
+        .get(ARGO_TRACKING_ID)
+        .and_then(|id| id.split_once(':'))
+        .map(|(app, _)| app)
+        .or_else(|| labels.get(ARGO_INSTANCE).map(String::as_str));
+    if let Some(app) = tracked.filter(|a| !a.is_empty()) {
+        let (namespace, name) = match app.split_once('_') {
+            Some((ns, name)) => (Some(ns.to_owned()), name.to_owned()),
+            None => (None, app.to_owned()),
+        };
+        found.push(SourceRef::Application { name, namespace });
+    }
+    let flux = |prefix: &str| {
+        let name = labels.get(&format!("{prefix}/name"))?;
+        let ns = labels.get(&format!("{prefix}/namespace"))?;
+        Some((name.clone(), ns.clone()))
+    };
+    if let Some((name, namespace)) = flux("kustomize.toolkit.fluxcd.io") {
+        found.push(SourceRef::Kustomization { name, namespace });
+    }
+    if let Some((name, namespace)) = flux("helm.toolkit.fluxcd.io") {
+        found.push(SourceRef::FluxHelmRelease { name, namespace });
+    }
+    found
+}
+
 impl fmt::Display for Manager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -176,5 +236,47 @@ mod tests {
             &[("kubernetes.io/change-cause", "x")],
             None,
         );
+    }
+
+    #[test]
+    fn names_the_sources_a_workload_marks() {
+        let labels = map(&[
+            ("kustomize.toolkit.fluxcd.io/name", "apps"),
+            ("kustomize.toolkit.fluxcd.io/namespace", "flux-system"),
+            ("helm.toolkit.fluxcd.io/name", "only-a-name"),
+        ]);
+        let annotations = map(&[
+            ("meta.helm.sh/release-name", "web"),
+            (
+                "argocd.argoproj.io/tracking-id",
+                "team_guestbook:apps/Deployment:ns/web",
+            ),
+        ]);
+        assert_eq!(
+            sources(&labels, &annotations, "ns"),
+            [
+                SourceRef::HelmRelease {
+                    name: "web".into(),
+                    namespace: "ns".into()
+                },
+                SourceRef::Application {
+                    name: "guestbook".into(),
+                    namespace: Some("team".into())
+                },
+                SourceRef::Kustomization {
+                    name: "apps".into(),
+                    namespace: "flux-system".into()
+                },
+            ]
+        );
+        let instance = map(&[("argocd.argoproj.io/instance", "guestbook")]);
+        assert_eq!(
+            sources(&instance, &BTreeMap::new(), "ns"),
+            [SourceRef::Application {
+                name: "guestbook".into(),
+                namespace: None
+            }]
+        );
+        assert!(sources(&BTreeMap::new(), &BTreeMap::new(), "ns").is_empty());
     }
 }

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::change::{self, Change};
 use crate::config;
+use crate::deployed::DeployedBy;
 use crate::kind::WorkloadKind;
 use crate::template;
 
@@ -119,6 +120,9 @@ pub struct History {
     /// Today's digest of each ConfigMap and Secret some revision recorded one for, by
     /// [`config_key`](crate::config_key) (`None`: it is gone); empty until the binary has read them.
     pub config_today: BTreeMap<String, Option<String>>,
+    /// Who deployed each revision, by number, as [`crate::deployed::attribute`] found it; empty
+    /// until the binary has read the workload's sources.
+    pub deployed: BTreeMap<u64, DeployedBy>,
 }
 
 /// The objects listed for a history, before they are checked and ordered.
@@ -285,6 +289,7 @@ impl History {
             current,
             warnings,
             config_today: BTreeMap::new(),
+            deployed: BTreeMap::new(),
         }
     }
 

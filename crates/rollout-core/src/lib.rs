@@ -9,6 +9,7 @@ mod apply;
 pub mod change;
 mod config;
 pub mod defaults;
+pub mod deployed;
 mod diff;
 mod gitops;
 mod history;
@@ -30,8 +31,9 @@ pub use change::{Change, FieldPath, Op, Segment};
 pub use config::{
     CONFIG_DIGESTS, ConfigKind, Reference, config_key, digest, recorded_digests, references,
 };
+pub use deployed::{DeployedBy, Match, Source, Sync, Tool};
 pub use diff::{TemplateDiff, diff_raw, diff_templates};
-pub use gitops::{Manager, manager};
+pub use gitops::{Manager, SourceRef, manager, sources};
 pub use history::{
     Container, Current, Found, History, HistoryError, HistoryWarning, Listed, Revision, Unnumbered,
 };

@@ -4,14 +4,18 @@
 //!    ([`RECORDED_COMMIT`]), which no controller copies anywhere else, or the commit a revert
 //!    restored the template from (the `gitrollout.dev/restored-from` pod template annotation),
 //!    on the oldest revision that carries it: the marker stays in the template of later ones;
-//! 2. a known annotation the controller copied from the workload (`gitrollout.dev/commit`,
-//!    `app.openshift.io/vcs-ref`, `jkube.io/git-commit`) or an `app.kubernetes.io/version` pod
-//!    label, when it holds a SHA. Workload annotations are copied onto every later revision, so
-//!    an annotated SHA belongs only to the oldest revision that carries it: a later revision with
+//! 2. an exact source: the commit a Helm release names (in its labels or description) when the
+//!    release's manifest holds the revision's content ([`rollout_core::deployed`]), then the
+//!    commit of the manifest file that changed the workload's template to the revision's,
+//!    compared exactly once the server's defaults are applied (see [`ManifestHistory`]);
+//! 3. a known annotation the controller copied from the workload (`gitrollout.dev/commit`,
+//!    `app.openshift.io/vcs-ref`, `jkube.io/git-commit`, and the CI actions' of
+//!    [`rollout_core::deployed::CI_ANNOTATIONS`]) or an `app.kubernetes.io/version` pod label,
+//!    when it holds a SHA. Workload annotations are copied onto every later revision, so an
+//!    annotated SHA belongs only to the oldest revision that carries it: a later revision with
 //!    the same value was made by a change that did not update it;
-//! 3. an image tag that names a commit of the repository;
-//! 4. the commit of the manifest file that changed the workload's template to the revision's,
-//!    compared exactly once the server's defaults are applied (see [`ManifestHistory`]).
+//! 4. an image tag that names a commit of the repository;
+//! 5. the source revision of the Argo CD or Flux sync that ran when the revision was created.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
@@ -19,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 
 use rollout_core::template::{RESTORED_FROM, annotation};
-use rollout_core::{History, Revision};
+use rollout_core::{History, Match, Revision, Tool};
 use serde_json::Value;
 
 use crate::manifest::{Content, Documents, Parser, Scanner, Version};
@@ -103,6 +107,8 @@ pub enum CommitSource {
     ImageTag(String),
     /// The manifest file at that commit.
     Manifest(String),
+    /// The record of the tool that deployed the revision: `helm web 3 (label commit)`.
+    Deployed(String),
 }
 
 impl std::fmt::Display for CommitSource {
@@ -114,6 +120,7 @@ impl std::fmt::Display for CommitSource {
             CommitSource::Label(key) => write!(f, "label {key}"),
             CommitSource::ImageTag(image) => write!(f, "image {image}"),
             CommitSource::Manifest(path) => write!(f, "manifest {path}"),
+            CommitSource::Deployed(record) => write!(f, "{record}"),
         }
     }
 }
@@ -436,23 +443,24 @@ pub fn map_commits(
     let owners = annotation_owners(history);
     let restorers = restored_owners(history);
     let lookup = |sha: &str| -> Option<CommitInfo> { repo.and_then(|r| r.resolve(sha).ok()) };
+    let resolve = |(sha, source): (String, CommitSource)| match repo {
+        Some(_) => lookup(&sha).map(|info| MappedCommit {
+            sha: info.sha.clone(),
+            source,
+            info: Some(info),
+        }),
+        None => (sha.len() == 40).then_some(MappedCommit {
+            sha,
+            source,
+            info: None,
+        }),
+    };
     for revision in &history.revisions {
+        let deployed = |level: Trust| deployed_commit(history, revision, level);
         let found = recorded(revision)
             .or_else(|| restored(revision, &restorers))
-            .or_else(|| annotated(revision, &owners))
-            .and_then(|(sha, source)| match repo {
-                Some(_) => lookup(&sha).map(|info| MappedCommit {
-                    sha: info.sha.clone(),
-                    source,
-                    info: Some(info),
-                }),
-                None => (sha.len() == 40).then_some(MappedCommit {
-                    sha,
-                    source,
-                    info: None,
-                }),
-            })
-            .or_else(|| image_tag(revision, repo?))
+            .or_else(|| deployed(Trust::Exact))
+            .and_then(resolve)
             .or_else(|| {
                 let manifests = manifests?;
                 let info = manifests.commit_for(revision)?.clone();
@@ -461,7 +469,14 @@ pub fn map_commits(
                     source: CommitSource::Manifest(manifests.path.clone()),
                     info: Some(info),
                 })
-            });
+            })
+            .or_else(|| {
+                annotated(revision, &owners)
+                    .or_else(|| deployed(Trust::Annotation))
+                    .and_then(resolve)
+            })
+            .or_else(|| image_tag(revision, repo?))
+            .or_else(|| deployed(Trust::Window).and_then(resolve));
         if let Some(commit) = found {
             mapping.commits.insert(revision.number, commit);
         }
@@ -470,6 +485,37 @@ pub fn map_commits(
         mapping.warnings = manifests.warnings();
     }
     mapping
+}
+
+/// How far a source of a commit is trusted, beside a recorded commit and the manifest's.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Trust {
+    /// A record that holds the revision's content (a Helm release's manifest).
+    Exact,
+    /// An annotation a CI action wrote on the workload.
+    Annotation,
+    /// A sync that ran when the revision was created.
+    Window,
+}
+
+/// The commit the tool that deployed `revision` names, when it is trusted as far as `level`.
+fn deployed_commit(
+    history: &History,
+    revision: &Revision,
+    level: Trust,
+) -> Option<(String, CommitSource)> {
+    let by = history.deployed.get(&revision.number)?;
+    let trust = match (by.tool, by.matched) {
+        (Tool::Ci, _) => Trust::Annotation,
+        (_, Match::Exact) => Trust::Exact,
+        (_, Match::Window) => Trust::Window,
+    };
+    let (sha, found) = by.commit.clone().filter(|_| trust == level)?;
+    let source = match by.tool {
+        Tool::Ci => CommitSource::Annotation(found.trim_start_matches("annotation ").to_owned()),
+        _ => CommitSource::Deployed(format!("{} ({found})", by.short())),
+    };
+    Some((sha, source))
 }
 
 fn recorded(revision: &Revision) -> Option<(String, CommitSource)> {

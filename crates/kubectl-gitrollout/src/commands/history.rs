@@ -8,6 +8,7 @@ use crate::UsageError;
 use crate::cli::{GitArgs, Global, Output, parse_output, parse_revision};
 use crate::client::{self, Cluster};
 use crate::config;
+use crate::deployers;
 use crate::git::GitContext;
 use crate::listing::{self, ListDoc, TableStyle};
 use crate::pods;
@@ -39,6 +40,10 @@ pub struct HistoryArgs {
     pub all_namespaces: bool,
     #[command(flatten)]
     pub git: GitArgs,
+    /// The namespace of the Argo CD Applications that track workloads, for those whose tracking
+    /// mark does not name one
+    #[arg(long, value_name = "NAMESPACE", default_value = "argocd")]
+    pub argocd_namespace: String,
 }
 
 pub async fn run(global: &Global, args: HistoryArgs, ui: &mut Ui<'_>) -> Result<()> {
@@ -66,13 +71,21 @@ pub async fn run(global: &Global, args: HistoryArgs, ui: &mut Ui<'_>) -> Result<
             pods::count(&cluster, &workload, &mut history).await?;
         }
         config::read_today(&cluster, &mut [&mut history], ui).await?;
+        deployers::attribute(
+            &cluster,
+            &workload,
+            &mut history,
+            &args.argocd_namespace,
+            ui,
+        )
+        .await?;
         let commits = commits(&git, &history, ui)?;
         return match args.revision {
             Some(spec) => show_one(&args, &history, &commits, spec, ui),
             None => list_one(&args, &history, &commits, ui),
         };
     }
-    let items = several(&cluster, &git, fetched, args.output == Output::Wide, ui).await?;
+    let items = several(&cluster, &git, fetched, &args, ui).await?;
     if items.is_empty()
         && let Targets::Selected { all_namespaces, .. } = targets
     {
@@ -91,7 +104,7 @@ async fn several(
     cluster: &Cluster,
     git: &GitContext,
     fetched: Vec<(Workload, Owned)>,
-    wide: bool,
+    args: &HistoryArgs,
     ui: &mut Ui<'_>,
 ) -> Result<Vec<(History, Commits)>> {
     let mut histories = Vec::with_capacity(fetched.len());
@@ -104,9 +117,10 @@ async fn several(
             ui.warn(empty)?;
             continue;
         }
-        if wide {
+        if args.output == Output::Wide {
             pods::count(cluster, &workload, &mut history).await?;
         }
+        deployers::attribute(cluster, &workload, &mut history, &args.argocd_namespace, ui).await?;
         histories.push(history);
     }
     let mut all: Vec<&mut History> = histories.iter_mut().collect();
