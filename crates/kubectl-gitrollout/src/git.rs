@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use rollout_core::History;
+use rollout_core::{History, Origin};
 use rollout_git::{CommitInfo, ManifestHistory, Mapping, Repo, map_commits};
 
 use crate::hints::{Hint, hinted};
@@ -15,6 +15,8 @@ pub struct GitContext {
     pub repo: Option<Repo>,
     /// The manifest's path inside the repository.
     pub path: Option<String>,
+    /// The directory `--repo` named, when it named one.
+    pub repo_dir: Option<PathBuf>,
 }
 
 impl GitContext {
@@ -45,7 +47,11 @@ impl GitContext {
             }
             (None, _) => None,
         };
-        Ok(GitContext { repo, path })
+        Ok(GitContext {
+            repo,
+            path,
+            repo_dir: repo_dir.cloned(),
+        })
     }
 
     /// The repository, or an error saying `what` needs one.
@@ -66,6 +72,31 @@ impl GitContext {
             return Ok(None);
         };
         Ok(Some(ManifestHistory::read(repo, path, history)?))
+    }
+
+    /// The history of the file kustomize took the workload from (`origin`, its
+    /// `config.kubernetes.io/origin` path, relative to the `--repo` directory once its leading
+    /// `../` are dropped), when `--repo` names a repository and `--path` names no file. A remote
+    /// base's origin is not in it.
+    pub fn origin_manifests(
+        &self,
+        history: &History,
+        origin: Option<&Origin>,
+    ) -> Result<Option<ManifestHistory>> {
+        let (Some(repo), Some(dir), None) = (&self.repo, &self.repo_dir, &self.path) else {
+            return Ok(None);
+        };
+        let Some(origin) = origin.filter(|o| o.repo.is_none()) else {
+            return Ok(None);
+        };
+        // Rooted at the kustomization built: an overlay's base is `../../base/app.yaml`, taken
+        // from the top of the repository as `base/app.yaml`.
+        let mut within = std::path::Path::new(&origin.path);
+        while let Ok(rest) = within.strip_prefix("..") {
+            within = rest;
+        }
+        let path = repo.relative_path(within, dir)?;
+        Ok(Some(ManifestHistory::read(repo, &path, history)?))
     }
 
     /// The commit of each revision that has one, and warnings about manifest versions that had

@@ -138,6 +138,36 @@ pub fn sources(
     found
 }
 
+/// The annotation `kustomize build` writes with `buildMetadata: [originAnnotations]`.
+const ORIGIN: &str = "config.kubernetes.io/origin";
+
+/// The file a kustomize build took a workload from, by its origin annotation: `path` relative to
+/// the kustomization built, and `repo`/`ref` for a remote base.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub path: String,
+    pub repo: Option<String>,
+    pub reference: Option<String>,
+}
+
+/// The origin annotation's fields; it is a flat YAML mapping of strings
+/// (`path: base/deployment.yaml`).
+pub fn kustomize_origin(annotations: &BTreeMap<String, String>) -> Option<Origin> {
+    let text = annotations.get(ORIGIN)?;
+    let field = |key: &str| {
+        text.lines().find_map(|line| {
+            let (k, v) = line.split_once(':')?;
+            let v = v.trim().trim_matches(|c| c == '"' || c == '\'');
+            (k.trim() == key && !v.is_empty()).then(|| v.to_owned())
+        })
+    };
+    Some(Origin {
+        path: field("path")?,
+        repo: field("repo"),
+        reference: field("ref"),
+    })
+}
+
 impl fmt::Display for Manager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -278,5 +308,34 @@ mod tests {
             }]
         );
         assert!(sources(&BTreeMap::new(), &BTreeMap::new(), "ns").is_empty());
+    }
+
+    #[test]
+    fn reads_the_origin_kustomize_records() {
+        let local = map(&[(
+            "config.kubernetes.io/origin",
+            "path: base/deployment.yaml\n",
+        )]);
+        assert_eq!(
+            kustomize_origin(&local),
+            Some(Origin {
+                path: "base/deployment.yaml".into(),
+                repo: None,
+                reference: None
+            })
+        );
+        let remote = map(&[(
+            "config.kubernetes.io/origin",
+            "path: examples/app.yaml\nrepo: https://github.com/team/app\nref: v1.2.0\n",
+        )]);
+        let origin = kustomize_origin(&remote).unwrap();
+        assert_eq!(
+            (origin.repo.as_deref(), origin.reference.as_deref()),
+            (Some("https://github.com/team/app"), Some("v1.2.0"))
+        );
+        assert_eq!(
+            kustomize_origin(&map(&[("config.kubernetes.io/origin", "")])),
+            None
+        );
     }
 }

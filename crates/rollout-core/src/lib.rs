@@ -33,7 +33,7 @@ pub use config::{
 };
 pub use deployed::{DeployedBy, Match, Source, Sync, Tool};
 pub use diff::{TemplateDiff, diff_raw, diff_templates};
-pub use gitops::{Manager, SourceRef, manager, sources};
+pub use gitops::{Manager, Origin, SourceRef, kustomize_origin, manager, sources};
 pub use history::{
     Container, Current, Found, History, HistoryError, HistoryWarning, Listed, Revision, Unnumbered,
 };

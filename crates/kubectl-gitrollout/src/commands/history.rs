@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use clap::Args;
-use rollout_core::{History, RevisionSpec, resolve_revision};
+use rollout_core::{History, Origin, RevisionSpec, kustomize_origin, resolve_revision};
 
 use crate::UsageError;
 use crate::cli::{GitArgs, Global, Output, parse_output, parse_revision};
@@ -79,7 +79,7 @@ pub async fn run(global: &Global, args: HistoryArgs, ui: &mut Ui<'_>) -> Result<
             ui,
         )
         .await?;
-        let commits = commits(&git, &history, ui)?;
+        let commits = commits(&git, &history, origin(&workload).as_ref(), ui)?;
         return match args.revision {
             Some(spec) => show_one(&args, &history, &commits, spec, ui),
             None => list_one(&args, &history, &commits, ui),
@@ -108,6 +108,7 @@ async fn several(
     ui: &mut Ui<'_>,
 ) -> Result<Vec<(History, Commits)>> {
     let mut histories = Vec::with_capacity(fetched.len());
+    let mut origins = Vec::with_capacity(fetched.len());
     for (workload, owned) in fetched {
         let mut history = workload.history(owned);
         for warning in &history.warnings {
@@ -122,21 +123,44 @@ async fn several(
         }
         deployers::attribute(cluster, &workload, &mut history, &args.argocd_namespace, ui).await?;
         histories.push(history);
+        origins.push(origin(&workload));
     }
     let mut all: Vec<&mut History> = histories.iter_mut().collect();
     config::read_today(cluster, &mut all, ui).await?;
     histories
         .into_iter()
-        .map(|history| {
-            let commits = commits(git, &history, ui)?;
+        .zip(origins)
+        .map(|(history, origin)| {
+            let commits = commits(git, &history, origin.as_ref(), ui)?;
             Ok((history, commits))
         })
         .collect()
 }
 
-/// Which commit made each revision, with the mapping's warnings shown.
-fn commits(git: &GitContext, history: &History, ui: &mut Ui<'_>) -> Result<Commits> {
-    let manifests = git.manifests(history)?;
+/// The file kustomize took `workload` from, by its origin annotation.
+fn origin(workload: &Workload) -> Option<Origin> {
+    kustomize_origin(workload.metadata().annotations.as_ref()?)
+}
+
+/// Which commit made each revision, with the mapping's warnings shown. Without `--path`, the
+/// file kustomize recorded as the workload's origin is traced; one that cannot be is a warning.
+fn commits(
+    git: &GitContext,
+    history: &History,
+    origin: Option<&Origin>,
+    ui: &mut Ui<'_>,
+) -> Result<Commits> {
+    let manifests = match git.origin_manifests(history, origin) {
+        Ok(Some(found)) => Some(found),
+        Ok(None) => git.manifests(history)?,
+        Err(err) => {
+            ui.warn(format_args!(
+                "{}: cannot trace the file kustomize recorded as its origin: {err:#}",
+                history.workload()
+            ))?;
+            None
+        }
+    };
     let mapping = git.map(history, manifests.as_ref());
     for warning in &mapping.warnings {
         ui.warn(warning)?;
