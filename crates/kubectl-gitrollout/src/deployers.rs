@@ -205,15 +205,16 @@ async fn helm_release(
     let take = |page: Vec<Secret>| records.extend(page);
     scope.list("secrets", Some(&selector), take).await?;
     let kind = history.kind.kind();
-    let mut syncs: Vec<Sync> = records
+    let mut read: Vec<(Sync, Option<(String, String)>)> = records
         .iter()
         .filter(|s| s.type_.as_deref() == Some("helm.sh/release.v1"))
         .filter_map(|secret| helm_sync(secret, kind, &history.name))
         .collect();
+    read.sort_by_key(|(sync, _)| sync.revision.as_u64());
+    let mut syncs = trust_labels(read);
     if syncs.is_empty() {
         return Ok(None);
     }
-    syncs.sort_by_key(|s| s.revision.as_u64());
     close_windows(&mut syncs);
     Ok(Some(Source {
         tool: Tool::Helm,
@@ -262,8 +263,37 @@ struct ChartMetadata {
 /// Secret's 1 MiB, so this bounds a hostile record.
 const RELEASE_LIMIT: u64 = 64 << 20;
 
-/// One release record as a sync, or `None` when it cannot be decoded.
-fn helm_sync(secret: &Secret, kind: &str, workload: &str) -> Option<Sync> {
+/// The commit of each release, oldest first: the one its description names, else the one its
+/// labels name. Helm copies a release's labels onto the next upgrade and a rollback, so a label
+/// names the commit only of releases that applied what the oldest release carrying it applied.
+fn trust_labels(read: Vec<(Sync, Option<(String, String)>)>) -> Vec<Sync> {
+    let mut first: BTreeMap<(String, String), Option<Value>> = BTreeMap::new();
+    read.into_iter()
+        .map(|(mut sync, label)| {
+            if let Some(label) = label {
+                let origin = first
+                    .entry(label.clone())
+                    .or_insert_with(|| sync.template.clone());
+                let same = match (origin.as_ref(), sync.template.as_ref()) {
+                    (Some(a), Some(b)) => rollout_core::template::same_content(a, b),
+                    _ => false,
+                };
+                if sync.commit.is_none() && same {
+                    sync.commit = Some((label.1, format!("label {}", label.0)));
+                }
+            }
+            sync
+        })
+        .collect()
+}
+
+/// One release record as a sync, with the commit a label of its names (`(key, sha)`); `None`
+/// when it cannot be decoded.
+fn helm_sync(
+    secret: &Secret,
+    kind: &str,
+    workload: &str,
+) -> Option<(Sync, Option<(String, String)>)> {
     let data = secret.data.as_ref()?.get("release")?;
     let release = decode_release(&data.0).ok()?;
     let labels = secret.labels();
@@ -274,14 +304,13 @@ fn helm_sync(secret: &Secret, kind: &str, workload: &str) -> Option<Sync> {
     let template = rollout_git::workload_template(release.manifest.as_bytes(), kind, workload)
         .ok()
         .flatten();
-    let commit = labels
+    let label = labels
         .iter()
         .filter(|(key, _)| !HELM_SYSTEM_LABELS.contains(&key.as_str()))
         .find(|(_, value)| value.len() == 40 && is_sha(value))
-        .map(|(key, value)| (value.clone(), format!("label {key}")))
-        .or_else(|| {
-            commit_in_text(&release.info.description).map(|sha| (sha, "description".to_owned()))
-        });
+        .map(|(key, value)| (key.clone(), value.clone()));
+    let commit =
+        commit_in_text(&release.info.description).map(|sha| (sha, "description".to_owned()));
     let mut details = BTreeMap::from([("status", release.info.status)]);
     if !release.info.description.is_empty() {
         details.insert("description", release.info.description);
@@ -292,7 +321,7 @@ fn helm_sync(secret: &Secret, kind: &str, workload: &str) -> Option<Sync> {
             details.insert("appVersion", app);
         }
     }
-    Some(Sync {
+    let sync = Sync {
         revision: release.version.into(),
         started,
         ended: started,
@@ -300,7 +329,8 @@ fn helm_sync(secret: &Secret, kind: &str, workload: &str) -> Option<Sync> {
         commit,
         details,
         release: None,
-    })
+    };
+    Some((sync, label))
 }
 
 /// A release record as Helm's Secrets driver stores it: base64 of gzipped JSON (or of plain

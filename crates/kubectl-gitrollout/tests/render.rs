@@ -454,3 +454,78 @@ fn apply_outcomes() -> String {
     }
     text
 }
+
+/// Who deployed the revisions of the story: Helm exactly (the first has no commit, so the table
+/// names the release), an Argo CD sync by time, a CI annotation; in the table, in full, in JSON.
+#[test]
+fn who_deployed_in_every_format() {
+    use rollout_core::deployed::{DeployedBy, Match, Tool};
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/deployment-story.json");
+    let (mut history, now) = load(&path);
+    let by =
+        |tool, kind, name: &str, revision: Value, matched, details: &[(&'static str, &str)]| {
+            DeployedBy {
+                tool,
+                kind,
+                name: name.to_owned(),
+                namespace: (tool != Tool::Ci).then(|| "prod".to_owned()),
+                revision,
+                matched,
+                details: details.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
+                commit: None,
+            }
+        };
+    let numbers: Vec<u64> = history.revisions.iter().map(|r| r.number).collect();
+    history.deployed = [
+        by(
+            Tool::Helm,
+            "Release",
+            "web",
+            1.into(),
+            Match::Exact,
+            &[
+                ("chart", "web-0.1.0"),
+                ("status", "superseded"),
+                ("description", "Install complete"),
+            ],
+        ),
+        by(
+            Tool::ArgoCd,
+            "Application",
+            "guestbook",
+            4.into(),
+            Match::Window,
+            &[("initiatedBy", "automated")],
+        ),
+        by(
+            Tool::Ci,
+            "Annotation",
+            "k8s-deploy",
+            "0123456".into(),
+            Match::Exact,
+            &[],
+        ),
+    ]
+    .into_iter()
+    .zip(numbers)
+    .map(|(by, number)| (number, by))
+    .collect();
+    let commits = commits(&history);
+    let first = &history.revisions[0];
+    let text = [
+        output(|out| render::table(out, &history, &commits, now, false)),
+        output(|out| render::show(out, &history, &commits, first, now, false)),
+    ]
+    .join("\n");
+    insta::assert_snapshot!("deployed-table-and-show", text);
+    let docs: Vec<Value> = history
+        .revisions
+        .iter()
+        .map(|r| serde_json::to_value(RevisionDoc::new(&history, &commits, r, false)).unwrap())
+        .map(|doc| doc["deployedBy"].clone())
+        .collect();
+    insta::assert_snapshot!(
+        "deployed-json",
+        serde_json::to_string_pretty(&docs).unwrap()
+    );
+}

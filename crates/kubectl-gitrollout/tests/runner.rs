@@ -14,6 +14,7 @@ mod apply_e2e;
 mod change_e2e;
 mod cli;
 mod config_e2e;
+mod deployed_e2e;
 mod faults_e2e;
 mod git_e2e;
 mod git_truth_e2e;
