@@ -85,7 +85,10 @@ pub async fn run(global: &Global, args: HistoryArgs, ui: &mut Ui<'_>) -> Result<
             None => list_one(&args, &history, &commits, ui),
         };
     }
-    let items = several(&cluster, &git, fetched, &args, ui).await?;
+    // A selection keeps to one LIST per kind, however many workloads it finds: who deployed
+    // them is read for workloads named.
+    let sources = !matches!(targets, Targets::Selected { .. });
+    let items = several(&cluster, &git, fetched, &args, sources, ui).await?;
     if items.is_empty()
         && let Targets::Selected { all_namespaces, .. } = targets
     {
@@ -98,13 +101,15 @@ pub async fn run(global: &Global, args: HistoryArgs, ui: &mut Ui<'_>) -> Result<
     list_several(&args, &targets, &items, ui)
 }
 
-/// The histories of several workloads with their commits; one without history yet is named
-/// in a warning and left out, the others are still shown.
+/// The histories of several workloads with their commits, and with `sources` who deployed
+/// them; one without history yet is named in a warning and left out, the others are still
+/// shown.
 async fn several(
     cluster: &Cluster,
     git: &GitContext,
     fetched: Vec<(Workload, Owned)>,
     args: &HistoryArgs,
+    sources: bool,
     ui: &mut Ui<'_>,
 ) -> Result<Vec<(History, Commits)>> {
     let mut histories = Vec::with_capacity(fetched.len());
@@ -121,7 +126,10 @@ async fn several(
         if args.output == Output::Wide {
             pods::count(cluster, &workload, &mut history).await?;
         }
-        deployers::attribute(cluster, &workload, &mut history, &args.argocd_namespace, ui).await?;
+        if sources {
+            let argocd = &args.argocd_namespace;
+            deployers::attribute(cluster, &workload, &mut history, argocd, ui).await?;
+        }
         histories.push(history);
         origins.push(origin(&workload));
     }
