@@ -386,53 +386,7 @@ fn application(name: &str, namespace: &str, object: &Value) -> Source {
     let mut syncs: Vec<Sync> = entries
         .into_iter()
         .flatten()
-        .filter_map(|entry| {
-            let ended = time(entry, "deployedAt")?;
-            let started = time(entry, "deployStartedAt").unwrap_or(ended);
-            let revisions: Vec<String> = match text(entry, "revision") {
-                Some(one) => vec![one],
-                None => entry
-                    .get("revisions")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|r| r.as_str().map(str::to_owned))
-                    .collect(),
-            };
-            let commit = revisions
-                .iter()
-                .find(|r| r.len() == 40 && is_sha(r))
-                .map(|sha| (sha.clone(), "sync revision".to_owned()));
-            let mut details = BTreeMap::new();
-            if !revisions.is_empty() {
-                details.insert("sourceRevision", revisions.join(","));
-            }
-            let source = entry
-                .get("source")
-                .or_else(|| entry.pointer("/sources/0"))
-                .and_then(|s| text(s, "repoURL"));
-            if let Some(source) = source {
-                details.insert("source", source);
-            }
-            let initiated = entry.get("initiatedBy");
-            let by = initiated.and_then(|i| text(i, "username")).or_else(|| {
-                let automated = initiated?.get("automated")?.as_bool()?;
-                automated.then(|| "automated".to_owned())
-            });
-            if let Some(by) = by {
-                details.insert("initiatedBy", by);
-            }
-            details.insert("deployedAt", ended.to_string());
-            Some(Sync {
-                revision: entry.get("id").cloned().unwrap_or(Value::Null),
-                started,
-                ended,
-                template: None,
-                commit,
-                details,
-                release: None,
-            })
-        })
+        .filter_map(argo_sync)
         .collect();
     syncs.sort_by_key(|s| s.started);
     Source {
@@ -442,6 +396,55 @@ fn application(name: &str, namespace: &str, object: &Value) -> Source {
         namespace: namespace.to_owned(),
         syncs,
     }
+}
+
+/// One entry of an Application's history, as a sync.
+fn argo_sync(entry: &Value) -> Option<Sync> {
+    let ended = time(entry, "deployedAt")?;
+    let started = time(entry, "deployStartedAt").unwrap_or(ended);
+    let revisions: Vec<String> = match text(entry, "revision") {
+        Some(one) => vec![one],
+        None => entry
+            .get("revisions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.as_str().map(str::to_owned))
+            .collect(),
+    };
+    let commit = revisions
+        .iter()
+        .find(|r| r.len() == 40 && is_sha(r))
+        .map(|sha| (sha.clone(), "sync revision".to_owned()));
+    let mut details = BTreeMap::new();
+    if !revisions.is_empty() {
+        details.insert("sourceRevision", revisions.join(","));
+    }
+    let source = entry
+        .get("source")
+        .or_else(|| entry.pointer("/sources/0"))
+        .and_then(|s| text(s, "repoURL"));
+    if let Some(source) = source {
+        details.insert("source", source);
+    }
+    let initiated = entry.get("initiatedBy");
+    let by = initiated.and_then(|i| text(i, "username")).or_else(|| {
+        let automated = initiated?.get("automated")?.as_bool()?;
+        automated.then(|| "automated".to_owned())
+    });
+    if let Some(by) = by {
+        details.insert("initiatedBy", by);
+    }
+    details.insert("deployedAt", ended.to_string());
+    Some(Sync {
+        revision: entry.get("id").cloned().unwrap_or(Value::Null),
+        started,
+        ended,
+        template: None,
+        commit,
+        details,
+        release: None,
+    })
 }
 
 /// A Flux Kustomization's `.status.history[]` (`Snapshot` in fluxcd/pkg `apis/meta`): a snapshot
