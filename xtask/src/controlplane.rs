@@ -4,12 +4,11 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::run_checked;
+use crate::{gotool, run_checked};
 
 /// The binaries a local control plane is made of, with the Go package each is built from.
 pub const COMPONENTS: [(&str, &str); 4] = [
@@ -128,14 +127,7 @@ fn numeric(version: &str) -> Vec<u32> {
 
 /// The Kubernetes release a wrapper module pins, e.g. `v1.36.3`.
 fn pinned_version(module_dir: &Path) -> Result<String> {
-    let path = module_dir.join("go.mod");
-    let go_mod =
-        fs::read_to_string(&path).with_context(|| format!("could not read {}", path.display()))?;
-    go_mod
-        .lines()
-        .find_map(|line| line.trim().strip_prefix("k8s.io/kubernetes v"))
-        .map(|v| format!("v{}", v.trim()))
-        .with_context(|| format!("{} does not require k8s.io/kubernetes", path.display()))
+    gotool::pinned_version(module_dir, "k8s.io/kubernetes")
 }
 
 /// Builds the binaries of `pinned` unless they are already in `target/`, and says where they are.
@@ -164,11 +156,7 @@ pub fn ensure_built(root: &Path, pinned: &Pinned) -> Result<Binaries> {
     for (name, package) in COMPONENTS {
         eprintln!("  go build {package}");
         run_checked(
-            Command::new("go")
-                .current_dir(module_dir)
-                .env("CGO_ENABLED", "0")
-                // Fetches the Go that go.mod names when the local one is older.
-                .env("GOTOOLCHAIN", "auto")
+            gotool::go(module_dir)
                 .args(["build", "-ldflags", &ldflags, "-o"])
                 .arg(partial.join(name))
                 .arg(package),

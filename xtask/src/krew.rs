@@ -31,13 +31,12 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
 use crate::dist::{self, COMPLETION_HELPER, PLATFORMS, Platform};
-use crate::run_checked;
+use crate::gotool::GoTool;
 
 /// The manifest's file name, at the top of the repository.
 pub const MANIFEST: &str = "krew-manifest.yaml";
@@ -445,71 +444,21 @@ fn klog_errors(stderr: &str) -> String {
     }
 }
 
-/// The Go module that pins krew and builds its commands.
-const MODULE_DIR: &str = "xtask/krew";
+/// krew, pinned in `xtask/krew/go.mod`; its commands are built into `target/krew/<version>/`.
+const KREW: GoTool = GoTool {
+    module_dir: "xtask/krew",
+    module: "sigs.k8s.io/krew",
+    target_dir: "krew",
+    version_ldflags: |version| format!("-X sigs.k8s.io/krew/internal/version.gitTag={version}"),
+};
 
 /// krew's manifest validator, a command of the pinned krew module.
 const VALIDATOR: &str = "validate-krew-manifest";
 
-/// Builds a command of the pinned krew module (`krew`, `validate-krew-manifest`) unless
-/// `target/krew/<version>/<command>` exists, and says where it is.
+/// Builds a command of the pinned krew module (`krew`, `validate-krew-manifest`) once per
+/// version, and says where it is.
 pub fn build_tool(root: &Path, command: &str) -> Result<PathBuf> {
-    let module_dir = root.join(MODULE_DIR);
-    let version = pinned_version(&module_dir)?;
-    let dir = root.join("target/krew").join(&version);
-    let file = format!("{command}{}", std::env::consts::EXE_SUFFIX);
-    let bin = dir.join(&file);
-    if bin.is_file() {
-        return Ok(bin);
-    }
-    let started = Instant::now();
-    fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
-    // Built in a directory of this build's own and renamed into place, so that two builds at once
-    // (tests run in parallel) never leave half a binary where the other looks for it.
-    let scratch = tempfile::Builder::new()
-        .prefix("build-")
-        .tempdir_in(&dir)
-        .with_context(|| format!("could not make a build directory in {}", dir.display()))?;
-    let built = scratch.path().join(&file);
-    run_checked(
-        Command::new("go")
-            .current_dir(&module_dir)
-            .env("CGO_ENABLED", "0")
-            .env("GOTOOLCHAIN", "auto")
-            .args([
-                "build",
-                "-ldflags",
-                &format!("-s -w -X sigs.k8s.io/krew/internal/version.gitTag={version}"),
-                "-o",
-            ])
-            .arg(&built)
-            .arg(format!("sigs.k8s.io/krew/cmd/{command}")),
-    )
-    .with_context(|| {
-        format!("could not build {command}: is Go 1.21 or newer installed (`go version`)?")
-    })?;
-    fs::rename(&built, &bin).with_context(|| format!("could not write {}", bin.display()))?;
-    eprintln!(
-        "xtask: built {command} {version} in {:.0?} into {}",
-        started.elapsed(),
-        bin.display()
-    );
-    Ok(bin)
-}
-
-/// The krew release `xtask/krew/go.mod` pins, e.g. `v0.4.4`.
-fn pinned_version(module_dir: &Path) -> Result<String> {
-    let go_mod = fs::read_to_string(module_dir.join("go.mod"))
-        .with_context(|| format!("could not read {}", module_dir.join("go.mod").display()))?;
-    go_mod
-        .lines()
-        .find_map(|line| {
-            line.trim()
-                .strip_prefix("require sigs.k8s.io/krew ")
-                .or_else(|| line.trim().strip_prefix("sigs.k8s.io/krew "))
-        })
-        .map(|v| v.trim().to_owned())
-        .context("xtask/krew/go.mod does not require sigs.k8s.io/krew")
+    KREW.build(root, &format!("sigs.k8s.io/krew/cmd/{command}"))
 }
 
 #[cfg(test)]
@@ -647,7 +596,7 @@ mod tests {
 
     #[test]
     fn reads_the_pinned_krew_release() {
-        let version = pinned_version(&crate::workspace_root().join(MODULE_DIR)).unwrap();
+        let version = KREW.version(&crate::workspace_root()).unwrap();
         assert!(version.starts_with("v0.4."), "{version}");
     }
 

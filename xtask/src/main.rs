@@ -3,12 +3,15 @@
 //! Every path is relative to the workspace root, so the tasks work from any directory.
 //!
 //! What the release workflow runs on every platform it builds on (Linux, macOS, Windows) is
-//! portable: `dist` and the krew manifest (`dist.rs`, `krew.rs`). The local control plane and the
+//! portable: `dist` and the krew manifest (`dist.rs`, `krew.rs`); so is `gitops build`
+//! (`gitops.rs`), which builds helm and writes CRDs for the tests. The local control plane and the
 //! tasks that need it (`cluster`, `test`, `demo`, `fixtures`, `krew-test`) run processes in their
 //! own process groups and signal them, so they are compiled on Unix only, and on other platforms
 //! those tasks fail with an error that says so.
 
 mod dist;
+mod gitops;
+mod gotool;
 mod krew;
 
 #[cfg(unix)]
@@ -114,6 +117,11 @@ enum Task {
     },
     /// Install the plugin with krew from its release archive and use it through kubectl
     KrewTest,
+    /// Build what the tests of Helm, Argo CD and Flux objects use, from pinned Go modules
+    Gitops {
+        #[command(subcommand)]
+        action: GitopsAction,
+    },
     /// Mark pods Ready in place of a kubelet (started by `cluster up`)
     #[command(hide = true)]
     KubeletStandin {
@@ -147,6 +155,13 @@ enum ClusterAction {
         #[arg(long)]
         check: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum GitopsAction {
+    /// Build helm into target/helm/<version>/ and write the Argo CD and Flux CRDs into
+    /// target/crds/ (once per version), and print the variables the tests read them from
+    Build,
 }
 
 fn main() -> ExitCode {
@@ -233,6 +248,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             with_cluster(&root, &main, false, |running| {
                 krew_test::run(&root, running)
             })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Task::Gitops {
+            action: GitopsAction::Build,
+        } => {
+            let built = gitops::build(&root)?;
+            println!("export {}={}", gitops::HELM_VAR, built.helm.display());
+            println!("export {}={}", gitops::CRDS_VAR, built.crds.display());
             Ok(ExitCode::SUCCESS)
         }
         #[cfg(unix)]

@@ -12,14 +12,16 @@ use anyhow::{Context, Result};
 
 use crate::cluster::with_cluster;
 use crate::controlplane::Pinned;
-use crate::{env_or, krew_test, openapi};
+use crate::{env_or, gitops, krew_test, openapi};
 
 /// Runs `cargo test` over the whole workspace against the local control plane of `pinned`, then
 /// the krew install test (`krew-test`) and the unreferenced-snapshot check as one more test each,
 /// and ends with one line that sums up all results. With `e2e`, only the tests that run on the
-/// control plane (the plugin's `*_e2e` modules, the controllers' tests) and the krew test.
+/// control plane (the plugin's `*_e2e` modules, the controllers' tests) and the krew test. The
+/// tests get the helm and the CRDs `cargo xtask gitops build` makes.
 pub fn run(root: &Path, pinned: &Pinned, e2e: bool, cargo_args: &[String]) -> Result<ExitCode> {
     ensure_pyyaml()?;
+    let gitops = gitops::build(root)?;
     with_cluster(root, pinned, false, |running| {
         // insta appends the path of every snapshot file a test asserts to this file, as it does
         // for `cargo insta test --unreferenced=reject`.
@@ -35,6 +37,8 @@ pub fn run(root: &Path, pinned: &Pinned, e2e: bool, cargo_args: &[String]) -> Re
                 .args(selection)
                 .args(cargo_args)
                 .env("GITROLLOUT_TEST_KUBECONFIG", &running.kubeconfig)
+                .env(gitops::HELM_VAR, &gitops.helm)
+                .env(gitops::CRDS_VAR, &gitops.crds)
                 .env("INSTA_SNAPSHOT_REFERENCES_FILE", references.path());
             passed &= cargo_test(&mut command, &mut totals)?;
         }
