@@ -5,6 +5,11 @@
 //! disposable cluster of the user's own named by `GITROLLOUT_TEST_KUBECONFIG`. With neither, the
 //! test fails and says how to start one: a cluster test is never silently skipped. `KUBECONFIG` is
 //! deliberately not used, so the tests never touch the cluster a user works with.
+//!
+//! Tests of Helm releases and of Argo CD and Flux objects run the helm and apply the CRDs that
+//! `cargo xtask gitops build` makes from pinned Go modules (`cargo xtask test` passes them in
+//! `GITROLLOUT_TEST_HELM` and `GITROLLOUT_TEST_CRDS`); without them such a test fails and says to
+//! run it.
 
 pub mod git;
 pub mod output;
@@ -21,6 +26,7 @@ use anyhow::{Context, Result, bail};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config, Resource};
@@ -28,12 +34,23 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use tempfile::NamedTempFile;
+use tokio::sync::OnceCell;
 
 /// The variable that points the tests at a disposable cluster of the user's own.
 pub const KUBECONFIG_VAR: &str = "GITROLLOUT_TEST_KUBECONFIG";
 /// The variable that names the kubectl to use; by default the one built with the local control
 /// plane, else `kubectl` from `PATH`.
 pub const KUBECTL_VAR: &str = "GITROLLOUT_TEST_KUBECTL";
+
+/// The variable that names the helm to run; by default the one `cargo xtask gitops build` built,
+/// `target/helm/<version>/helm` of the version `xtask/helm/go.mod` pins.
+pub const HELM_VAR: &str = "GITROLLOUT_TEST_HELM";
+/// The variable that names the directory of CRDs [`TestNamespace::ensure_crds`] applies; by
+/// default `target/crds`, written by `cargo xtask gitops build`.
+pub const CRDS_VAR: &str = "GITROLLOUT_TEST_CRDS";
+
+/// Set once the CRDs are applied and Established, for every test of the process.
+static CRDS_APPLIED: OnceCell<()> = OnceCell::const_new();
 
 /// How long a rollout on the local control plane may take before a test gives up.
 pub const ROLLOUT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -176,6 +193,72 @@ impl TestNamespace {
     pub fn release(&self, workload: &str, container_image: &str) {
         self.kubectl_ok(&["set", "image", workload, container_image]);
         self.rollout_status(workload);
+    }
+
+    /// Runs helm with `args` on the test cluster, in this namespace, with its cache, configuration
+    /// and data in the test's home. Panics, saying how to build it, when there is no helm.
+    pub fn helm(&self, args: &[&str]) -> Output {
+        let helm = built_for_tests(HELM_VAR, default_helm());
+        Command::new(&helm)
+            .env("HOME", self.home())
+            .env("HELM_CACHE_HOME", self.home().join(".cache/helm"))
+            .env("HELM_CONFIG_HOME", self.home().join(".config/helm"))
+            .env("HELM_DATA_HOME", self.home().join(".local/share/helm"))
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(["--namespace", &self.name])
+            .args(args)
+            .output()
+            .unwrap_or_else(|err| panic!("could not run {}: {err}", helm.display()))
+    }
+
+    /// Runs helm with `args` and returns its stdout; panics with its stderr when it fails.
+    pub fn helm_ok(&self, args: &[&str]) -> String {
+        let output = self.helm(args);
+        assert_success(&format!("helm {}", args.join(" ")), &output);
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Applies every CRD of `GITROLLOUT_TEST_CRDS` (by default `target/crds`) to the test cluster,
+    /// once per test process, and waits until each is Established. The apply is server-side, so
+    /// tests of other processes may apply the same CRDs at the same time. Panics, saying how to
+    /// write them, when there are none.
+    pub async fn ensure_crds(&self) {
+        CRDS_APPLIED.get_or_init(|| self.apply_crds()).await;
+    }
+
+    async fn apply_crds(&self) {
+        let dir = built_for_tests(CRDS_VAR, workspace_root().join("target/crds"));
+        let dir = dir.to_str().expect("the CRD directory's path is UTF-8");
+        let applied = self.kubectl_ok(&[
+            "apply",
+            "--server-side",
+            "--field-manager=gitrollout-tests",
+            "-o",
+            "name",
+            "-f",
+            dir,
+        ]);
+        let api = Api::<CustomResourceDefinition>::all(self.client.clone());
+        // `customresourcedefinition.apiextensions.k8s.io/<name>`, one a line.
+        for name in applied
+            .lines()
+            .filter_map(|line| Some(line.split_once('/')?.1))
+        {
+            self.wait_for(
+                &format!("the CRD {name} to be Established"),
+                ROLLOUT_TIMEOUT,
+                || async { api.get(name).await.expect("the CRD exists") },
+                |crd| {
+                    let conditions = crd.status.as_ref().and_then(|s| s.conditions.as_ref());
+                    conditions.is_some_and(|c| {
+                        c.iter()
+                            .any(|c| c.type_ == "Established" && c.status == "True")
+                    })
+                },
+            )
+            .await;
+        }
     }
 
     /// A kubeconfig for the test cluster that authenticates as the ServiceAccount `account` of
@@ -346,6 +429,34 @@ fn locate_cluster() -> Result<(PathBuf, PathBuf)> {
         kubeconfig,
         kubectl_var.unwrap_or_else(|| local.join("kubectl")),
     ))
+}
+
+/// What `var` names, else `default`; panics, saying how to make it, when it does not exist.
+fn built_for_tests(var: &str, default: PathBuf) -> PathBuf {
+    let path = std::env::var_os(var).map_or(default, PathBuf::from);
+    assert!(
+        path.exists(),
+        "these tests need {}, which is not there: make it with `cargo xtask gitops build` (or run \
+         everything with `cargo xtask test`), or set {var} to one",
+        path.display()
+    );
+    path
+}
+
+/// `target/helm/<version>/helm` of the Helm release `xtask/helm/go.mod` pins.
+fn default_helm() -> PathBuf {
+    let go_mod = workspace_root().join("xtask/helm/go.mod");
+    let text = std::fs::read_to_string(&go_mod)
+        .unwrap_or_else(|err| panic!("could not read {}: {err}", go_mod.display()));
+    let version = text
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("require helm.sh/helm/v4 "))
+        .unwrap_or_else(|| panic!("{} does not require helm.sh/helm/v4", go_mod.display()));
+    let helm = format!("helm{}", std::env::consts::EXE_SUFFIX);
+    workspace_root()
+        .join("target/helm")
+        .join(version.trim())
+        .join(helm)
 }
 
 fn workspace_root() -> &'static Path {
