@@ -165,6 +165,14 @@ impl<'a> Call<'a> {
 }
 
 impl Cluster {
+    /// The same connection, working in `namespace`.
+    pub fn in_namespace(&self, namespace: &str) -> Cluster {
+        Cluster {
+            namespace: namespace.to_owned(),
+            ..self.clone()
+        }
+    }
+
     /// An API of namespaced objects in the namespace the command works in.
     pub fn api<K>(&self) -> Api<K>
     where

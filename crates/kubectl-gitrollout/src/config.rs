@@ -135,10 +135,7 @@ async fn list(
     namespace: &str,
     kind: ConfigKind,
 ) -> Result<BTreeMap<String, String>> {
-    let cluster = Cluster {
-        namespace: namespace.to_owned(),
-        ..cluster.clone()
-    };
+    let cluster = cluster.in_namespace(namespace);
     let scope = Scope {
         cluster: &cluster,
         selector: None,

@@ -21,6 +21,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::client::{Call, Cluster};
+use crate::hints::{Hint, Hinted};
 use crate::targets::Scope;
 use crate::ui::Ui;
 use crate::workload::Workload;
@@ -106,14 +107,16 @@ fn describe(reference: &SourceRef, argocd_namespace: &str) -> String {
     }
 }
 
-/// Whether an error only means this source cannot be read: refused, or not served.
+/// Whether an error only means this source cannot be read: RBAC refused it. (A source that is
+/// not there is `None`, not an error.)
 fn unreadable(err: &anyhow::Error) -> bool {
-    err.chain().any(|cause| {
-        matches!(
-            cause.downcast_ref::<kube::Error>(),
-            Some(kube::Error::Api(status)) if status.is_forbidden() || status.is_not_found()
-        )
-    }) || err.to_string().starts_with("forbidden:")
+    matches!(
+        err.downcast_ref::<Hinted>(),
+        Some(Hinted {
+            hint: Hint::AskForRole { .. },
+            ..
+        })
+    )
 }
 
 /// A custom resource's API, named without discovery.
@@ -191,10 +194,7 @@ async fn helm_release(
     namespace: &str,
     history: &History,
 ) -> Result<Option<Source>> {
-    let cluster = Cluster {
-        namespace: namespace.to_owned(),
-        ..cluster.clone()
-    };
+    let cluster = cluster.in_namespace(namespace);
     let scope = Scope {
         cluster: &cluster,
         selector: None,
