@@ -8,6 +8,7 @@ mod age;
 mod apply;
 pub mod change;
 mod config;
+mod configdiff;
 pub mod defaults;
 pub mod deployed;
 mod diff;
@@ -19,6 +20,7 @@ mod retry;
 mod revert;
 pub mod schema;
 mod select;
+mod snapshot;
 mod status;
 pub mod takeover;
 pub mod template;
@@ -31,6 +33,7 @@ pub use change::{Change, FieldPath, Op, Segment};
 pub use config::{
     CONFIG_DIGESTS, ConfigKind, Reference, config_key, digest, recorded_digests, references,
 };
+pub use configdiff::{ConfigDiff, Pair, compare as compare_config, pairs as config_pairs};
 pub use deployed::{DeployedBy, Match, Source, Sync, Tool};
 pub use diff::{TemplateDiff, diff_raw, diff_templates};
 pub use gitops::{Manager, Origin, SourceRef, kustomize_origin, manager, sources};
@@ -43,5 +46,9 @@ pub use revert::{
     Restored, RevertError, RevertPlan, RevertRequest, RevertTo, made_by, plan_revert,
 };
 pub use select::{RevisionSpec, SelectError, resolve_revision};
+pub use snapshot::{
+    Owner, SNAPSHOT_DIGEST, SNAPSHOT_LABEL, SNAPSHOT_OF, is_snapshot_of, restored, snapshot,
+    snapshot_name,
+};
 pub use status::{RolloutProgress, RolloutStatus};
 pub use threeway::{ChangeRevertRequest, Conflict, plan_change_revert, revert_change};
