@@ -155,8 +155,13 @@ pub struct Call<'a> {
 impl<'a> Call<'a> {
     /// A PATCH of one object in `cluster`'s namespace.
     pub fn patch(cluster: &'a Cluster, resource: &'a str, name: &'a str) -> Self {
+        Self::on("patch", cluster, resource, name)
+    }
+
+    /// A call of `verb` (`get`, `create`, `update`...) on one object in `cluster`'s namespace.
+    pub fn on(verb: &'a str, cluster: &'a Cluster, resource: &'a str, name: &'a str) -> Self {
         Call {
-            verb: "patch",
+            verb,
             resource,
             namespace: &cluster.namespace,
             name: Some(name),

@@ -7,21 +7,24 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::Result;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::{Api, ResourceExt};
-use rollout_core::{ConfigKind, History, config_key, digest, recorded_digests, references};
+use rollout_core::{
+    ConfigDiff, ConfigKind, History, Reference, Revision, compare_config, config_key, config_pairs,
+    digest, is_snapshot_of, recorded_digests, references, snapshot_name,
+};
 use serde_json::Value;
 
 use crate::client::{Call, Cluster};
 use crate::targets::Scope;
 use crate::ui::Ui;
 
-/// The digest of each ConfigMap and Secret `template` references that exists in `namespace`
-/// now, by [`config_key`]: one GET each.
-pub async fn digests(
+/// The ConfigMaps and Secrets `template` references that exist in `namespace` now, as the API
+/// gives them: one GET each.
+pub async fn read(
     cluster: &Cluster,
     namespace: &str,
     template: &Value,
-) -> Result<BTreeMap<String, String>> {
-    let mut digests = BTreeMap::new();
+) -> Result<Vec<(Reference, Value)>> {
+    let mut found = Vec::new();
     for reference in references(template) {
         let name = reference.name.as_str();
         let call = Call {
@@ -30,27 +33,30 @@ pub async fn digests(
             namespace,
             name: Some(name),
         };
-        let object = match reference.kind {
-            ConfigKind::ConfigMap => get::<ConfigMap>(cluster, namespace, name).await,
-            ConfigKind::Secret => get::<Secret>(cluster, namespace, name).await,
-        };
+        let object = get(cluster, namespace, reference.kind, name).await;
         if let Some(object) = object.map_err(|e| cluster.explain(call, e))? {
-            digests.insert(config_key(reference.kind, name), digest(&object));
+            found.push((reference, object));
         }
     }
-    Ok(digests)
+    Ok(found)
+}
+
+/// The digest of each object `read` found, by [`config_key`].
+pub fn digests(read: &[(Reference, Value)]) -> BTreeMap<String, String> {
+    read.iter()
+        .map(|(reference, object)| (config_key(reference.kind, &reference.name), digest(object)))
+        .collect()
 }
 
 /// What a revert to `template` would find of the configuration it reads.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Found {
-    /// Required objects that are gone (`configmap/app-cfg-7d`): the pods would not start.
-    pub missing: Vec<String>,
+    /// Required objects that are gone: the pods would not start.
+    pub missing: Vec<Reference>,
     /// Objects whose content differs from the digest `recorded` for the revision restored.
-    pub changed: Vec<String>,
-    /// The digest of each object that exists, by [`config_key`]: what the revision the revert
-    /// makes records.
-    pub digests: BTreeMap<String, String>,
+    pub changed: Vec<Reference>,
+    /// The objects that exist, as read.
+    pub read: Vec<(Reference, Value)>,
 }
 
 /// Checks the configuration `template` reads in `namespace` against the digests the restored
@@ -62,20 +68,24 @@ pub async fn check(
     recorded: &BTreeMap<String, String>,
 ) -> Result<Found> {
     let mut found = Found {
-        digests: digests(cluster, namespace, template).await?,
+        read: read(cluster, namespace, template).await?,
         ..Found::default()
     };
-    let today = &found.digests;
+    let today = digests(&found.read);
     for reference in references(template) {
         let key = config_key(reference.kind, &reference.name);
-        let name = format!("{}/{}", kind_name(reference.kind), reference.name);
         match (today.get(&key), recorded.get(&key)) {
-            (None, _) if !reference.optional => found.missing.push(name),
-            (Some(now), Some(then)) if now != then => found.changed.push(name),
+            (None, _) if !reference.optional => found.missing.push(reference),
+            (Some(now), Some(then)) if now != then => found.changed.push(reference),
             _ => {}
         }
     }
     Ok(found)
+}
+
+/// `configmap/app-cfg`, `secret/db`: as kubectl names an object.
+pub fn display(reference: &Reference) -> String {
+    format!("{}/{}", kind_name(reference.kind), reference.name)
 }
 
 /// `configmap`, `secret`: as kubectl names the kinds.
@@ -120,21 +130,21 @@ pub async fn read_today(
         };
         for history in histories.iter_mut().filter(|h| h.namespace == namespace) {
             for key in &keys {
-                history
-                    .config_today
-                    .insert(key.clone(), today.get(key).cloned());
+                let digest = today.get(key).map(digest);
+                history.config_today.insert(key.clone(), digest);
             }
         }
     }
     Ok(())
 }
 
-/// The digests of every object of `kind` in `namespace`, by [`config_key`]: one paged LIST.
-async fn list(
+/// Every object of `kind` in `namespace`, as the API gives it, by [`config_key`]: one paged
+/// LIST.
+pub async fn list(
     cluster: &Cluster,
     namespace: &str,
     kind: ConfigKind,
-) -> Result<BTreeMap<String, String>> {
+) -> Result<BTreeMap<String, Value>> {
     let cluster = cluster.in_namespace(namespace);
     let scope = Scope {
         cluster: &cluster,
@@ -145,31 +155,32 @@ async fn list(
     let resource = resource(kind);
     match kind {
         ConfigKind::ConfigMap => {
-            let take = |page: Vec<ConfigMap>| digest_page(kind, page, &mut today);
+            let take = |page: Vec<ConfigMap>| keep_page(kind, page, &mut today);
             scope.list(resource, None, take).await?
         }
         ConfigKind::Secret => {
-            let take = |page: Vec<Secret>| digest_page(kind, page, &mut today);
+            let take = |page: Vec<Secret>| keep_page(kind, page, &mut today);
             scope.list(resource, None, take).await?
         }
     };
     Ok(today)
 }
 
-/// Adds the digest of each object of one page to `today`.
-fn digest_page<K>(kind: ConfigKind, page: Vec<K>, today: &mut BTreeMap<String, String>)
+/// Adds each object of one page to `today`.
+fn keep_page<K>(kind: ConfigKind, page: Vec<K>, today: &mut BTreeMap<String, Value>)
 where
     K: ResourceExt + serde::Serialize,
 {
     for object in page {
         let key = config_key(kind, &object.name_any());
         if let Ok(value) = serde_json::to_value(&object) {
-            today.insert(key, digest(&value));
+            today.insert(key, value);
         }
     }
 }
 
-fn resource(kind: ConfigKind) -> &'static str {
+/// `configmaps`, `secrets`: the resource RBAC names.
+pub fn resource(kind: ConfigKind) -> &'static str {
     match kind {
         ConfigKind::ConfigMap => "configmaps",
         ConfigKind::Secret => "secrets",
@@ -182,7 +193,20 @@ fn kind_of_key(key: &str) -> Option<ConfigKind> {
         .find(|&kind| key.starts_with(&config_key(kind, "")))
 }
 
-async fn get<K>(cluster: &Cluster, namespace: &str, name: &str) -> kube::Result<Option<Value>>
+/// The ConfigMap or Secret `name` in `namespace` as the API gives it; `None` when there is none.
+pub async fn get(
+    cluster: &Cluster,
+    namespace: &str,
+    kind: ConfigKind,
+    name: &str,
+) -> kube::Result<Option<Value>> {
+    match kind {
+        ConfigKind::ConfigMap => get_as::<ConfigMap>(cluster, namespace, name).await,
+        ConfigKind::Secret => get_as::<Secret>(cluster, namespace, name).await,
+    }
+}
+
+async fn get_as<K>(cluster: &Cluster, namespace: &str, name: &str) -> kube::Result<Option<Value>>
 where
     K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
         + Clone
@@ -194,4 +218,102 @@ where
     let api: Api<K> = Api::namespaced(cluster.client.clone(), namespace);
     let object = api.get_opt(name).await?;
     Ok(object.and_then(|o| serde_json::to_value(o).ok()))
+}
+
+/// How the configuration of revisions `from` and `to` of `history` differs: the pairs of objects
+/// they read (`rollout_core::config_pairs`), each at its revision (the revision's snapshot,
+/// else today's object when the digest the revision recorded is today's or none was recorded),
+/// compared. One LIST per kind the pairs name, none when they name none. Returns the changes,
+/// and a line for each pair whose content at one revision is not known.
+pub async fn changes(
+    cluster: &Cluster,
+    history: &History,
+    from: &Revision,
+    to: &Revision,
+) -> Result<(Vec<ConfigDiff>, Vec<String>)> {
+    let then = (
+        recorded_digests(&from.annotations),
+        recorded_digests(&to.annotations),
+    );
+    let pairs = config_pairs(&references(&from.template), &references(&to.template));
+    // The same object with the same recorded digest (or none recorded: no snapshot either) reads
+    // the same at both revisions.
+    let pairs: Vec<_> = pairs
+        .into_iter()
+        .filter(|p| {
+            let key = |name: &str| config_key(p.kind, name);
+            p.from != p.to || then.0.get(&key(&p.from)) != then.1.get(&key(&p.to))
+        })
+        .collect();
+    let mut objects = BTreeMap::new();
+    let kinds: BTreeSet<ConfigKind> = pairs.iter().map(|p| p.kind).collect();
+    for kind in kinds {
+        objects.extend(list(cluster, &history.namespace, kind).await?);
+    }
+    let (mut diffs, mut unknown) = (Vec::new(), Vec::new());
+    for pair in pairs {
+        let label = |revision: &Revision, name: &str| {
+            let kind = kind_name(pair.kind);
+            format!(
+                "{kind}/{name} ({} revision {})",
+                history.workload(),
+                revision.number
+            )
+        };
+        let sides = (
+            at(&objects, from, pair.kind, &pair.from),
+            at(&objects, to, pair.kind, &pair.to),
+        );
+        let (Some(a), Some(b)) = sides else {
+            let keys = (
+                config_key(pair.kind, &pair.from),
+                config_key(pair.kind, &pair.to),
+            );
+            let then = (
+                recorded_digests(&from.annotations),
+                recorded_digests(&to.annotations),
+            );
+            if !then.0.contains_key(&keys.0) || then.0.get(&keys.0) != then.1.get(&keys.1) {
+                let (revision, name) = if sides.0.is_none() {
+                    (from, &pair.from)
+                } else {
+                    (to, &pair.to)
+                };
+                unknown.push(format!(
+                    "{}/{name} changed since revision {} recorded it, and it has no snapshot: its \
+                     content then is not known",
+                    kind_name(pair.kind),
+                    revision.number
+                ));
+            }
+            continue;
+        };
+        let from_side = (a, label(from, &pair.from));
+        diffs.extend(compare_config(
+            pair.kind,
+            from_side,
+            (b, label(to, &pair.to)),
+        ));
+    }
+    Ok((diffs, unknown))
+}
+
+/// The content of `name` as `revision` read it, from `objects` (a namespace's, by
+/// [`config_key`]): its snapshot, else today's object when it still has the digest recorded.
+fn at<'a>(
+    objects: &'a BTreeMap<String, Value>,
+    revision: &Revision,
+    kind: ConfigKind,
+    name: &str,
+) -> Option<&'a Value> {
+    let key = config_key(kind, name);
+    let kept = objects.get(&config_key(kind, &snapshot_name(&revision.object, name)));
+    if let Some(kept) = kept.filter(|k| is_snapshot_of(k, &key)) {
+        return Some(kept);
+    }
+    let live = objects.get(&key)?;
+    match recorded_digests(&revision.annotations).get(&key) {
+        Some(then) if *then != digest(live) => None,
+        _ => Some(live),
+    }
 }

@@ -20,6 +20,7 @@ mod jsonpath;
 pub mod listing;
 mod pods;
 pub mod render;
+mod snapshot;
 mod targets;
 pub mod ui;
 mod wait;

@@ -16,6 +16,7 @@ use crate::client::{self, Call, Cluster};
 use crate::config;
 use crate::git::GitContext;
 use crate::render;
+use crate::snapshot::{Copies, SnapshotArgs};
 use crate::ui::Ui;
 use crate::workload::{CHANGE_CAUSE, Workload};
 use crate::write::{self, Landed};
@@ -36,6 +37,8 @@ pub struct RecordArgs {
     pub timeout: Duration,
     #[command(flatten)]
     pub repo: RepoArgs,
+    #[command(flatten)]
+    pub snapshot: SnapshotArgs,
 }
 
 /// What `record` did: rendered by [`render::record_outcome`].
@@ -59,7 +62,17 @@ pub async fn run(global: &Global, args: RecordArgs, ui: &mut Ui<'_>) -> Result<(
         .clone()
         .unwrap_or_else(|| format!("{} ({})", commit.subject, commit.short()));
 
-    record_commit(&cluster, &workload, &revision, &commit.sha, cause).await?;
+    let kept = record_commit(
+        &cluster,
+        &workload,
+        &revision,
+        (&commit.sha, cause),
+        args.snapshot,
+    )
+    .await?;
+    for line in kept {
+        ui.note(format_args!("snapshot: {line}"))?;
+    }
     let outcome = RecordOutcome {
         workload: target.to_string(),
         revision: revision.number,
@@ -71,30 +84,35 @@ pub async fn run(global: &Global, args: RecordArgs, ui: &mut Ui<'_>) -> Result<(
 }
 
 /// Records commit `sha` and `cause` on `revision`'s object, all or nothing, keeping a commit
-/// recorded there under an earlier number (see [`rollout_git::recording`]).
+/// recorded there under an earlier number (see [`rollout_git::recording`]), with the digests of
+/// the configuration it reads and, asked for, their snapshots. Returns a line for each snapshot.
 pub(crate) async fn record_commit(
     cluster: &Cluster,
     workload: &Workload,
     revision: &Revision,
-    sha: &str,
-    cause: String,
-) -> Result<()> {
+    (sha, cause): (&str, String),
+    snapshots: SnapshotArgs,
+) -> Result<Vec<String>> {
     let namespace = workload.metadata().namespace.clone();
     let namespace = namespace.as_deref().unwrap_or(&cluster.namespace);
-    let digests = config::digests(cluster, namespace, &revision.template).await?;
-    execute(cluster, &plan(workload, revision, sha, cause, &digests)).await
+    let read = config::read(cluster, namespace, &revision.template).await?;
+    let digests = config::digests(&read);
+    let copies = Copies::new(workload, revision, &read, snapshots);
+    let writes = plan(workload, revision, sha, cause, &digests);
+    execute(cluster, &writes, &copies).await
 }
 
 /// Records on `revision` (one a revert made) `digests`, those of the ConfigMaps and Secrets it
-/// reads, as `record` does; nothing when it reads none.
+/// reads, as `record` does, and the `copies` asked for; nothing when it reads none.
 pub(crate) async fn record_digests(
     cluster: &Cluster,
     workload: &Workload,
     revision: &Revision,
     digests: &BTreeMap<String, String>,
-) -> Result<()> {
+    copies: &Copies,
+) -> Result<Vec<String>> {
     if digests.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let digests = serde_json::to_string(digests).unwrap_or_default();
     let write = Write {
@@ -102,26 +120,35 @@ pub(crate) async fn record_digests(
         name: revision.object.clone(),
         annotations: BTreeMap::from([(CONFIG_DIGESTS.to_owned(), digests)]),
     };
-    execute(cluster, &[write]).await
+    execute(cluster, &[write], copies).await
 }
 
-/// All or nothing: with two writes, the server first judges both without keeping them (a dry
-/// run checks RBAC and admission), so a refusal leaves nothing half-done.
-async fn execute(cluster: &Cluster, writes: &[Write]) -> Result<()> {
-    if writes.len() > 1 {
+/// All or nothing: with two writes, the server first judges all without keeping them (a dry
+/// run checks RBAC and admission), so a refusal leaves nothing half-done. The first write is on
+/// the revision object, which owns the snapshots made after it.
+async fn execute(cluster: &Cluster, writes: &[Write], copies: &Copies) -> Result<Vec<String>> {
+    if writes.len() + copies.len() > 1 {
+        let mut uid = None;
         for write in writes {
-            write
-                .send(cluster, true)
-                .await
-                .map_err(|e| refused(cluster, write, e))?;
+            let sent = write.send(cluster, true).await;
+            uid = uid.or(sent.map_err(|e| refused(cluster, write, e))?);
         }
+        let uid = uid.unwrap_or_default();
+        let judged = copies.make(cluster, &uid, true).await;
+        judged.map_err(|(e, _)| anyhow!("{e:#}; nothing was recorded"))?;
     }
+    let mut uid = None;
     for (done, write) in writes.iter().enumerate() {
-        if let Err(err) = write.send(cluster, false).await {
-            return Err(failed(cluster, &writes[..done], write, err).await);
+        match write.send(cluster, false).await {
+            Ok(sent) => uid = uid.or(sent),
+            Err(err) => return Err(failed(cluster, &writes[..done], write, err).await),
         }
     }
-    Ok(())
+    let made = copies.make(cluster, &uid.unwrap_or_default(), false).await;
+    made.map_err(|(err, made)| {
+        let written: Vec<String> = writes.iter().map(Write::describe).chain(made).collect();
+        anyhow!("{err:#} ({} already written)", written.join(", "))
+    })
 }
 
 /// The commit, cause and the digests of the configuration it reads (when it reads any) on the
@@ -209,8 +236,9 @@ impl Write {
         format!("{} {}", kind.trim_end_matches('s'), self.name)
     }
 
-    /// Sends the merge patch; a dry run is judged by the server and not kept.
-    async fn send(&self, cluster: &Cluster, dry_run: bool) -> kube::Result<()> {
+    /// Sends the merge patch; a dry run is judged by the server and not kept. Returns the
+    /// object's uid.
+    async fn send(&self, cluster: &Cluster, dry_run: bool) -> kube::Result<Option<String>> {
         let patch = json!({"metadata": {"annotations": self.annotations}});
         let patch = Patch::Merge(&patch);
         let params = PatchParams {
@@ -223,17 +251,17 @@ impl Write {
                 .api::<ReplicaSet>()
                 .patch(name, &params, &patch)
                 .await
-                .map(drop),
+                .map(|o| o.metadata.uid),
             Object::ControllerRevision => cluster
                 .api::<ControllerRevision>()
                 .patch(name, &params, &patch)
                 .await
-                .map(drop),
+                .map(|o| o.metadata.uid),
             Object::Deployment => cluster
                 .api::<Deployment>()
                 .patch(name, &params, &patch)
                 .await
-                .map(drop),
+                .map(|o| o.metadata.uid),
         }
     }
 

@@ -49,7 +49,9 @@ pub(super) fn read(files: &[PathBuf], kustomize: Option<&Path>) -> Result<Vec<Ma
     manifests.sort_by_key(|m| match (m.api_version.as_str(), m.kind.as_str()) {
         ("v1", "Namespace") => 0,
         (_, "CustomResourceDefinition") => 1,
-        _ => 2,
+        // Before the workloads that read them, so each revision records the content it runs with.
+        ("v1", "ConfigMap" | "Secret") => 2,
+        _ => 3,
     });
     Ok(manifests)
 }
@@ -226,10 +228,11 @@ mod tests {
     }
 
     #[test]
-    fn namespaces_and_definitions_come_first() {
+    fn namespaces_definitions_and_config_come_first() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\n---\n\
             apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n---\n\
+            apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\n---\n\
             apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: c.x.io}\n";
         std::fs::write(dir.path().join("all.yaml"), text).unwrap_or_else(|e| panic!("{e}"));
         std::fs::write(dir.path().join("notes.txt"), "not a manifest")
@@ -238,7 +241,12 @@ mod tests {
         let kinds: Vec<&str> = read.iter().map(|m| m.kind.as_str()).collect();
         assert_eq!(
             kinds,
-            ["Namespace", "CustomResourceDefinition", "Deployment"]
+            [
+                "Namespace",
+                "CustomResourceDefinition",
+                "ConfigMap",
+                "Deployment"
+            ]
         );
     }
 }

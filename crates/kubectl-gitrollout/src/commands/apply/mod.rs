@@ -31,6 +31,7 @@ use crate::client::{self, Cluster};
 use crate::git::GitContext;
 use crate::guard;
 use crate::render;
+use crate::snapshot::SnapshotArgs;
 use crate::ui::Ui;
 use crate::wait;
 
@@ -70,6 +71,8 @@ pub struct ApplyArgs {
     /// Apply even objects that Argo CD, Flux or Helm manages
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub snapshot: SnapshotArgs,
 }
 
 /// How an object was applied, as kubectl says it.
@@ -137,6 +140,7 @@ pub async fn run(global: &Global, args: ApplyArgs, ui: &mut Ui<'_>) -> Result<()
             commit: &commit.sha,
             cause: &cause,
             dry_run: args.dry_run,
+            snapshots: args.snapshot,
         };
         match apply_one(context, &mut resources, item, ui).await {
             Ok((outcome, workload)) => {
@@ -184,6 +188,7 @@ struct Context<'a> {
     commit: &'a str,
     cause: &'a str,
     dry_run: bool,
+    snapshots: SnapshotArgs,
 }
 
 /// Where each object lives, and what the server holds of it. An object of a kind that one of the
@@ -311,6 +316,7 @@ async fn apply_one(
         manifest: &manifest.object,
         commit: context.commit,
         cause: context.cause,
+        snapshots: context.snapshots,
         now: ui.now,
     };
     let outcome = apply.run(existing, context.dry_run, ui).await?;

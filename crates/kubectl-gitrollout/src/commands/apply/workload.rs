@@ -20,6 +20,7 @@ use super::{Applied, ObjectOutcome, RevisionOutcome};
 use crate::cli::WorkloadRef;
 use crate::client::Cluster;
 use crate::commands::record;
+use crate::snapshot::SnapshotArgs;
 use crate::ui::Ui;
 use crate::workload::{self, CHANGE_CAUSE, Owned, Workload};
 use crate::write::{self, Writing};
@@ -33,6 +34,7 @@ pub(super) struct Apply<'a> {
     pub manifest: &'a Value,
     pub commit: &'a str,
     pub cause: &'a str,
+    pub snapshots: SnapshotArgs,
     pub now: Timestamp,
 }
 
@@ -200,7 +202,10 @@ impl Apply<'_> {
             (false, true) => Applied::Unchanged,
             (false, false) => Applied::Configured,
         };
-        let revision = self.record(&planned, &applied).await?;
+        let (revision, kept) = self.record(&planned, &applied).await?;
+        for line in kept {
+            ui.note(format_args!("snapshot: {line}"))?;
+        }
         Ok(ObjectOutcome {
             name: self.target.display(),
             applied: applied_as,
@@ -211,14 +216,20 @@ impl Apply<'_> {
 
     /// Waits for the revision the apply made and records the commit on it; a template kept as
     /// it was keeps the revision, and the commit that made it.
-    async fn record(&self, planned: &Planned, applied: &DynamicObject) -> Result<RevisionOutcome> {
+    /// Returns a line for each snapshot made.
+    async fn record(
+        &self,
+        planned: &Planned,
+        applied: &DynamicObject,
+    ) -> Result<(RevisionOutcome, Vec<String>)> {
         let made = planned.plan.made;
         if let Made::Current(number) = made {
-            return Ok(RevisionOutcome {
+            let outcome = RevisionOutcome {
                 number,
                 made,
                 commit: None,
-            });
+            };
+            return Ok((outcome, Vec::new()));
         }
         let generation = applied.metadata.generation.unwrap_or_default();
         let target = self.workload_ref();
@@ -231,20 +242,21 @@ impl Apply<'_> {
         let made_as = write::revision_made(self.cluster(), writing, generation, ours, &has).await?;
         let number = made_as.number;
         let revision = made_as.history.get(number)?;
-        record::record_commit(
+        let kept = record::record_commit(
             self.cluster(),
             &made_as.workload,
             revision,
-            self.commit,
-            self.cause.to_owned(),
+            (self.commit, self.cause.to_owned()),
+            self.snapshots,
         )
         .await?;
         let short = self.commit[..7.min(self.commit.len())].to_owned();
-        Ok(RevisionOutcome {
+        let outcome = RevisionOutcome {
             number,
             made,
             commit: Some(short),
-        })
+        };
+        Ok((outcome, kept))
     }
 
     /// What the apply would do: the diff of the pod template and the revision it would make.

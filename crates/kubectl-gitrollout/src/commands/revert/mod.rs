@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
-use rollout_core::{Restored, RevertError, RevisionSpec, made_by, recorded_digests};
+use rollout_core::{Reference, Restored, RevertError, RevisionSpec, made_by, recorded_digests};
 use serde_json::Value;
 
 use crate::cli::{
@@ -31,6 +31,7 @@ use crate::external_diff;
 use crate::git::GitContext;
 use crate::hints::{Hint, hinted};
 use crate::render;
+use crate::snapshot::{self, Copies, Restore, SnapshotArgs};
 use crate::targets::Fetched;
 use crate::ui::Ui;
 use crate::wait;
@@ -82,6 +83,12 @@ pub struct RevertArgs {
     /// Revert even a workload that Argo CD, Flux or Helm manages
     #[arg(long)]
     pub force: bool,
+    /// Restore the ConfigMaps and Secrets changed or deleted since the revision restored, from
+    /// its snapshots (see --snapshot-config), before the template
+    #[arg(long)]
+    pub with_config: bool,
+    #[command(flatten)]
+    pub snapshot: SnapshotArgs,
 }
 
 /// What a revert did: rendered by [`render::revert_outcome`].
@@ -153,12 +160,18 @@ pub async fn run(global: &Global, args: RevertArgs, ui: &mut Ui<'_>) -> Result<(
     if let Some(warning) = &planned.warning {
         ui.warn(warning)?;
     }
-    let digests = check_config(&cluster, &args, &first, &planned, ui).await?;
+    let checked = check_config(&cluster, &args, &first, &planned, ui).await?;
     if args.dry_run {
+        for line in snapshot::describe(&checked.restores) {
+            ui.note(format_args!("dry run: {line} would be"))?;
+        }
         return show_dry_run(&target, &planned, ui);
     }
+    for line in snapshot::restore_all(&cluster, &checked.restores).await? {
+        ui.note(line)?;
+    }
     let (planned, outcome) =
-        write_and_wait(&cluster, &target, planner, (first, planned), &digests, ui).await?;
+        write_and_wait(&cluster, &target, planner, (first, planned), &checked, ui).await?;
     finish(&git, &planned, outcome, ui)?;
     if args.wait {
         wait::rollout(&cluster, &target, args.timeout, "revert", ui).await?;
@@ -166,44 +179,92 @@ pub async fn run(global: &Global, args: RevertArgs, ui: &mut Ui<'_>) -> Result<(
     Ok(())
 }
 
+/// What the revert found of the configuration its pods will read, before anything is written.
+struct Checked {
+    /// The objects `--with-config` restores from the restored revision's snapshots.
+    restores: Vec<Restore>,
+    /// The digests of the configuration once restored: what the revision the revert makes
+    /// records.
+    digests: BTreeMap<String, String>,
+    /// The snapshots `--snapshot-config` asks for of that configuration.
+    after: Vec<(Reference, Value)>,
+}
+
 /// Before anything is written: a revert whose pods would read a ConfigMap or Secret that is
 /// gone is refused (unless `--force`; a dry run warns), and one whose configuration changed
 /// since the restored revision recorded it is warned about, since the pods will read today's.
-/// Returns the digests read, for the revision the revert makes to record.
+/// With `--with-config`, both are restored from that revision's snapshots instead, or refused
+/// when it has none.
 async fn check_config(
     cluster: &Cluster,
     args: &RevertArgs,
     (workload, owned): &Fetched,
     planned: &Planned,
     ui: &mut Ui<'_>,
-) -> Result<BTreeMap<String, String>> {
-    let recorded = match &planned.plan.target {
-        Restored::Revision(number) => {
-            let history = workload.history(owned.clone());
-            history
-                .get(*number)
-                .map(|r| recorded_digests(&r.annotations))
-                .unwrap_or_default()
-        }
-        _ => Default::default(),
+) -> Result<Checked> {
+    let restored = match &planned.plan.target {
+        Restored::Revision(number) => workload.history(owned.clone()).get(*number).ok().cloned(),
+        _ => None,
     };
+    let recorded = restored.as_ref().map(|r| recorded_digests(&r.annotations));
+    let template = &planned.plan.template;
     let found = config::check(
         cluster,
         &cluster.namespace,
-        &planned.plan.template,
-        &recorded,
+        template,
+        &recorded.unwrap_or_default(),
     )
     .await?;
-    for name in &found.changed {
+    let restores = if args.with_config {
+        let wanted: Vec<Reference> = found
+            .missing
+            .iter()
+            .chain(&found.changed)
+            .cloned()
+            .collect();
+        let Some(revision) = restored.as_ref() else {
+            let message = format!(
+                "{} has no snapshots for --with-config to restore from: only a revision kept by an apply, record or revert with --snapshot-config has them",
+                planned.plan.target
+            );
+            return Err(anyhow::anyhow!(message));
+        };
+        snapshot::restores(cluster, revision, &wanted, &found.read).await?
+    } else {
+        refuse_missing(cluster, args, &found, planned, ui)?;
+        Vec::new()
+    };
+    let after = snapshot::after(&found.read, &restores);
+    let digests = config::digests(&after);
+    Ok(Checked {
+        restores,
+        digests,
+        after,
+    })
+}
+
+/// Without `--with-config`: warns of each object changed since, and refuses a revert whose pods
+/// would read an object that is gone (a warning with `--force` or in a dry run).
+fn refuse_missing(
+    cluster: &Cluster,
+    args: &RevertArgs,
+    found: &config::Found,
+    planned: &Planned,
+    ui: &mut Ui<'_>,
+) -> Result<()> {
+    for reference in &found.changed {
         ui.warn(format_args!(
-            "{name} has changed since {} recorded it: the new pods will read its content of today",
+            "{} has changed since {} recorded it: the new pods will read its content of today \
+             (--with-config restores it from a snapshot)",
+            config::display(reference),
             planned.plan.target
         ))?;
     }
     if found.missing.is_empty() {
-        return Ok(found.digests);
+        return Ok(());
     }
-    let objects = found.missing.join(", ");
+    let objects: Vec<String> = found.missing.iter().map(config::display).collect();
+    let objects = objects.join(", ");
     let message = format!(
         "the pods of the revert would read {objects}, which {} not in namespace {}",
         if found.missing.len() == 1 {
@@ -215,7 +276,7 @@ async fn check_config(
     );
     if args.force || args.dry_run {
         ui.warn(message)?;
-        return Ok(found.digests);
+        return Ok(());
     }
     let route = Hint::RestoreConfig {
         objects,
@@ -236,9 +297,10 @@ async fn write_and_wait(
     target: &WorkloadRef,
     planner: Planner<'_>,
     first: (Fetched, Planned),
-    digests: &BTreeMap<String, String>,
+    checked: &Checked,
     ui: &mut Ui<'_>,
 ) -> Result<(Planned, RevertOutcome)> {
+    let snapshots = planner.args.snapshot;
     let writing = Writing {
         target,
         change: "revert",
@@ -262,14 +324,23 @@ async fn write_and_wait(
     let made = write::revision_made(cluster, writing, generation, ours, &has).await?;
     let revision = made.number;
     let recorded = match made.history.get(revision) {
-        Ok(made_as) => record::record_digests(cluster, &made.workload, made_as, digests).await,
+        Ok(made_as) => {
+            let copies = Copies::new(&made.workload, made_as, &checked.after, snapshots);
+            record::record_digests(cluster, &made.workload, made_as, &checked.digests, &copies)
+                .await
+        }
         Err(err) => Err(err.into()),
     };
-    if let Err(err) = recorded {
-        ui.warn(format_args!(
+    match recorded {
+        Ok(kept) => {
+            for line in kept {
+                ui.note(format_args!("snapshot: {line}"))?;
+            }
+        }
+        Err(err) => ui.warn(format_args!(
             "revision {revision} is made, but the digests of the configuration it reads were not \
              recorded: {err:#}"
-        ))?;
+        ))?,
     }
     let outcome = RevertOutcome {
         workload: writing.name(),
