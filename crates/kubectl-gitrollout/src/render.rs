@@ -9,8 +9,8 @@ use jiff::Timestamp;
 use rollout_core::change::summary;
 use rollout_core::log::{Entry, Image};
 use rollout_core::{
-    Change, Conflict, Container, DeployedBy, History, Made, Match, Reference, Restored, Revision,
-    TemplateDiff, diff_templates, human_age, references,
+    Change, ConfigDiff, Conflict, Container, DeployedBy, History, Made, Match, Reference, Restored,
+    Revision, TemplateDiff, diff_templates, human_age, references,
 };
 use rollout_git::MappedCommit;
 use serde::Serialize;
@@ -637,6 +637,29 @@ fn earlier_commit_lines(tw: &mut impl Write, revision: &Revision) -> io::Result<
 pub fn revision_diff(history: &History, from: &Revision, to: &Revision) -> TemplateDiff {
     let label = |r: &Revision| format!("{} revision {}", history.workload(), r.number);
     diff_templates(&from.template, label(from), &to.template, label(to))
+}
+
+/// How the content of a ConfigMap or Secret changed between two revisions: a ConfigMap's data
+/// as a unified diff, a Secret's key names alone.
+pub fn config_diff(out: &mut dyn Write, change: &ConfigDiff, color: bool) -> io::Result<()> {
+    match change {
+        ConfigDiff::Data(diff) => unified(out, diff, color),
+        ConfigDiff::Keys {
+            from,
+            to,
+            added,
+            removed,
+            changed,
+        } => {
+            let parts: Vec<String> = [("changed", changed), ("added", added), ("removed", removed)]
+                .into_iter()
+                .filter(|(_, keys)| !keys.is_empty())
+                .map(|(what, keys)| format!("{what} {}", keys.join(", ")))
+                .collect();
+            let line = format!("{from} -> {to}: keys {}", parts.join("; "));
+            writeln!(out, "{}", escape(&line))
+        }
+    }
 }
 
 /// A unified diff, coloured like `git diff` when `color` is on.

@@ -3,11 +3,12 @@
 
 use anyhow::Result;
 use clap::Args;
-use rollout_core::{History, RevisionSpec, resolve_revision};
+use rollout_core::{History, Revision, RevisionSpec, resolve_revision};
 
 use crate::Differs;
 use crate::cli::Global;
-use crate::client;
+use crate::client::{self, Cluster};
+use crate::config;
 use crate::external_diff;
 use crate::render;
 use crate::targets::{self, SelectorArgs};
@@ -29,6 +30,10 @@ pub struct DiffArgs {
     /// Exit with 1 when the revisions differ, as `git diff --exit-code`
     #[arg(long)]
     pub exit_code: bool,
+    /// Also compare the ConfigMaps and Secrets the revisions read: a ConfigMap's data as a diff,
+    /// a Secret's key names (never a value); --config=false for the pod template alone
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub config: bool,
 }
 
 pub async fn run(global: &Global, args: DiffArgs, ui: &mut Ui<'_>) -> Result<()> {
@@ -49,7 +54,8 @@ pub async fn run(global: &Global, args: DiffArgs, ui: &mut Ui<'_>) -> Result<()>
     let (mut differ, mut failed) = (false, Vec::new());
     for (workload, owned) in fetched {
         let history = workload.history(owned);
-        match diff_one(&history, from, to, ui) {
+        let pair = (from, to);
+        match diff_one(&cluster, &history, pair, args.config, ui).await {
             Ok(different) => differ |= different,
             Err(err) if several => {
                 ui.note(format_args!("error: {err:#}"))?;
@@ -67,11 +73,13 @@ pub async fn run(global: &Global, args: DiffArgs, ui: &mut Ui<'_>) -> Result<()>
     Ok(())
 }
 
-/// Prints one workload's diff; true when the two revisions differ.
-fn diff_one(
+/// Prints one workload's diff (with `config`, its configuration's too); true when the two
+/// revisions differ.
+async fn diff_one(
+    cluster: &Cluster,
     history: &History,
-    from: Option<RevisionSpec>,
-    to: Option<RevisionSpec>,
+    (from, to): (Option<RevisionSpec>, Option<RevisionSpec>),
+    config: bool,
     ui: &mut Ui<'_>,
 ) -> Result<bool> {
     for warning in &history.warnings {
@@ -93,6 +101,7 @@ fn diff_one(
         let sides = [sides[0].as_str(), sides[1].as_str()];
         return external_diff::run(&command, &diff, &file, sides);
     }
+    let color = ui.color;
     if diff.is_empty() {
         writeln!(
             ui.out(),
@@ -101,9 +110,36 @@ fn diff_one(
             to.number,
             history.workload()
         )?;
-        return Ok(false);
+    } else {
+        render::unified(ui.out(), &diff, color)?;
+    }
+    let config_differs = config && diff_config(cluster, history, (from, to), ui).await?;
+    Ok(!diff.is_empty() || config_differs)
+}
+
+/// Prints how the configuration the two revisions read differs; true when it does. Without the
+/// right to list it, a warning says the comparison was left out.
+async fn diff_config(
+    cluster: &Cluster,
+    history: &History,
+    (from, to): (&Revision, &Revision),
+    ui: &mut Ui<'_>,
+) -> Result<bool> {
+    let (changes, unknown) = match config::changes(cluster, history, from, to).await {
+        Ok(found) => found,
+        Err(err) => {
+            ui.warn(format_args!(
+                "the configuration the revisions read was not compared: {err:#}"
+            ))?;
+            return Ok(false);
+        }
+    };
+    for line in &unknown {
+        ui.note(line)?;
     }
     let color = ui.color;
-    render::unified(ui.out(), &diff, color)?;
-    Ok(true)
+    for change in &changes {
+        render::config_diff(ui.out(), change, color)?;
+    }
+    Ok(!changes.is_empty())
 }
