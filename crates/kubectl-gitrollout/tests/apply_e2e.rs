@@ -182,14 +182,14 @@ async fn a_directory_and_a_kustomization_are_applied_object_by_object() {
     assert_eq!(
         said,
         format!(
-            "deployment.apps/web created: revision 1 from commit {sha}\nconfigmap/web created\n\
+            "configmap/web created\ndeployment.apps/web created: revision 1 from commit {sha}\n\
              service/web created\n"
         )
     );
     let again = apply(&ns, &repo, "deploy", &[]);
     assert_eq!(
         again,
-        "deployment.apps/web unchanged: revision 1, kept\nconfigmap/web unchanged\nservice/web unchanged\n"
+        "configmap/web unchanged\ndeployment.apps/web unchanged: revision 1, kept\nservice/web unchanged\n"
     );
 
     // The same as an overlay whose base is another directory, rendered by kustomize.

@@ -24,17 +24,10 @@ fn manifest(config: &str) -> String {
 
 #[tokio::test]
 async fn each_revision_lists_the_config_it_reads_and_a_rename_is_summarized() {
-    let ns = TestNamespace::new("config-references").await;
+    let ns = with_db_secret("config-references").await;
     for name in ["app-cfg-7d", "app-cfg-9f"] {
         ns.kubectl_ok(&["create", "configmap", name, "--from-literal=level=info"]);
     }
-    ns.kubectl_ok(&[
-        "create",
-        "secret",
-        "generic",
-        "db",
-        "--from-literal=password=s3cret",
-    ]);
     let file = tempfile::NamedTempFile::new().unwrap();
     let path = file.path().display().to_string();
     for config in ["app-cfg-7d", "app-cfg-9f"] {
@@ -83,14 +76,7 @@ async fn each_revision_lists_the_config_it_reads_and_a_rename_is_summarized() {
 /// ConfigMaps and one of Secrets, and never shows a Secret's value.
 #[tokio::test]
 async fn a_config_map_edited_by_hand_marks_the_revisions_that_read_it() {
-    let ns = TestNamespace::new("config-digests").await;
-    ns.kubectl_ok(&[
-        "create",
-        "secret",
-        "generic",
-        "db",
-        "--from-literal=password=s3cret",
-    ]);
+    let ns = with_db_secret("config-digests").await;
     let repo = GitRepo::new();
     let config = |level: &str| {
         format!(
@@ -140,13 +126,7 @@ async fn a_config_map_edited_by_hand_marks_the_revisions_that_read_it() {
     };
     assert_eq!(changed(&ns), [serde_json::json!([]), serde_json::json!([])]);
 
-    ns.kubectl_ok(&[
-        "patch",
-        "configmap",
-        "app-cfg",
-        "-p",
-        r#"{"data":{"level":"debug"}}"#,
-    ]);
+    set_level(&ns, "app-cfg", "debug");
     assert_eq!(
         changed(&ns),
         [
@@ -212,14 +192,7 @@ async fn a_config_map_edited_by_hand_marks_the_revisions_that_read_it() {
 /// changed since the revision recorded it is warned about.
 #[tokio::test]
 async fn a_revert_checks_the_config_its_pods_would_read() {
-    let ns = TestNamespace::new("config-revert").await;
-    ns.kubectl_ok(&[
-        "create",
-        "secret",
-        "generic",
-        "db",
-        "--from-literal=password=s3cret",
-    ]);
+    let ns = with_db_secret("config-revert").await;
     let repo = GitRepo::new();
     let config = |name: &str| {
         format!(
@@ -243,13 +216,7 @@ async fn a_revert_checks_the_config_its_pods_would_read() {
     let revert = ["revert", "deploy/web", "--to-revision", "1"];
 
     // Changed since revision 1 recorded it: a warning, in the dry run as in the revert.
-    ns.kubectl_ok(&[
-        "patch",
-        "configmap",
-        "app-cfg-7d",
-        "-p",
-        r#"{"data":{"level":"debug"}}"#,
-    ]);
+    set_level(&ns, "app-cfg-7d", "debug");
     let dry = gitrollout(&ns)
         .args(revert)
         .arg("--dry-run")
@@ -299,5 +266,381 @@ async fn a_revert_checks_the_config_its_pods_would_read() {
         stdout(&forced),
         "deployment.apps/web reverted to revision 1 as revision 3\n"
     );
+    ns.delete().await;
+}
+
+/// A namespace with the Secret `db` that [`manifest`]'s Deployment reads.
+async fn with_db_secret(name: &str) -> TestNamespace {
+    let ns = TestNamespace::new(name).await;
+    ns.kubectl_ok(&[
+        "create",
+        "secret",
+        "generic",
+        "db",
+        "--from-literal=password=s3cret",
+    ]);
+    ns
+}
+
+/// Runs the plugin in `ns`, which must succeed: its stdout and stderr.
+fn ok(ns: &TestNamespace, args: &[&str]) -> (String, String) {
+    let run = gitrollout(ns).args(args).assert().success();
+    (stdout(&run), stderr(&run))
+}
+
+/// `apply -f FILE --commit HEAD --repo DIR --wait` and `extra`.
+fn apply_head<'a>(file: &'a str, dir: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let apply = [
+        "apply", "-f", file, "--commit", "HEAD", "--repo", dir, "--wait",
+    ];
+    [&apply[..], extra].concat()
+}
+
+/// Edits the ConfigMap `name` by hand: its `level` is set to `level`.
+fn set_level(ns: &TestNamespace, name: &str, level: &str) {
+    let patch = format!(r#"{{"data":{{"level":"{level}"}}}}"#);
+    ns.kubectl_ok(&["patch", "configmap", name, "-p", &patch]);
+}
+
+/// The current revision and the object of each revision in a history document: what a write
+/// would change.
+fn revisions_made(doc: &Value) -> (Value, Vec<Value>) {
+    let revisions = doc["revisions"].as_array().unwrap();
+    let objects = revisions.iter().map(|r| r["object"].clone()).collect();
+    (doc["currentRevision"].clone(), objects)
+}
+
+/// The names of the snapshots in `ns`, and whether each is immutable and owned by a revision.
+fn snapshots(ns: &TestNamespace, resource: &str) -> Vec<(String, bool, String)> {
+    let doc = ns.kubectl_ok(&[
+        "get",
+        resource,
+        "-l",
+        "gitrollout.dev/snapshot",
+        "-o",
+        "json",
+    ]);
+    let doc: Value = serde_json::from_str(&doc).unwrap();
+    let items = doc["items"].as_array().unwrap();
+    items
+        .iter()
+        .map(|item| {
+            let owner = &item["metadata"]["ownerReferences"][0];
+            (
+                item["metadata"]["name"].as_str().unwrap().to_owned(),
+                item["immutable"] == true,
+                format!(
+                    "{}/{}",
+                    owner["kind"].as_str().unwrap(),
+                    owner["name"].as_str().unwrap()
+                ),
+            )
+        })
+        .collect()
+}
+
+/// The issue's story: three releases through `apply --snapshot-config`, each with its own
+/// ConfigMap content, then the ConfigMap edited by hand. History marks every revision, diff
+/// shows the data each release ran with, the dry run warns and names it, and `revert
+/// --with-config` restores the ConfigMap's data with the template.
+#[tokio::test]
+async fn a_revert_with_config_restores_the_config_map_from_its_snapshot() {
+    let ns = with_db_secret("config-snapshots").await;
+    let repo = GitRepo::new();
+    let (file, dir) = (
+        repo.path().join("app.yaml").display().to_string(),
+        repo.path().display().to_string(),
+    );
+    let config = |level: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: app-cfg}}\ndata: {{level: {level}}}\n"
+        )
+    };
+    for (level, image) in [
+        ("info", "nginx:1.16"),
+        ("warn", "nginx:1.17"),
+        ("error", "nginx:1.18"),
+    ] {
+        let deployment = manifest("app-cfg").replace("nginx:1.16", image);
+        repo.commit(
+            "app.yaml",
+            &format!("{}---\n{deployment}", config(level)),
+            &format!("Release {image}"),
+        );
+        let run = ok(&ns, &apply_head(&file, &dir, &["--snapshot-config"]));
+        assert!(
+            run.1
+                .contains(" keeps configmap/app-cfg for replicaset web-"),
+            "{}",
+            run.1
+        );
+    }
+    // One immutable copy per revision, owned by its ReplicaSet; the Secret is not copied.
+    let kept = snapshots(&ns, "configmaps");
+    assert_eq!(kept.len(), 3, "{kept:?}");
+    for (name, immutable, owner) in &kept {
+        assert!(*immutable, "{name}");
+        assert_eq!(
+            format!("ReplicaSet/{}", name.trim_end_matches(".app-cfg")),
+            *owner
+        );
+    }
+    assert_eq!(snapshots(&ns, "secrets"), []);
+
+    // Diff shows the data each revision ran with, from their snapshots.
+    let diff = ok(&ns, &["diff", "deploy/web", "2", "3"]).0;
+    assert!(
+        diff.contains("+++ configmap/app-cfg (deployment.apps/web revision 3)\n"),
+        "{diff}"
+    );
+    assert!(diff.contains("-  level: warn\n+  level: error\n"), "{diff}");
+    let plain = ok(&ns, &["diff", "deploy/web", "2", "3", "--config=false"]);
+    assert!(!plain.0.contains("configmap/app-cfg"), "{}", plain.0);
+
+    set_level(&ns, "app-cfg", "debug");
+    let doc = run_json(&ns, &["history", "deploy/web", "-o", "json"]);
+    let changed: Vec<Value> = doc["revisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["configChanged"].clone())
+        .collect();
+    assert_eq!(changed, vec![serde_json::json!(["app-cfg"]); 3]);
+
+    let revert = ["revert", "deploy/web", "--to-revision", "2"];
+    let dry = ok(&ns, &[&revert[..], &["--dry-run"]].concat());
+    assert!(
+        dry.1
+            .contains("warning: configmap/app-cfg has changed since revision 2 recorded it"),
+        "{}",
+        dry.1
+    );
+    let dry = ok(
+        &ns,
+        &[&revert[..], &["--dry-run", "--with-config"]].concat(),
+    );
+    assert!(
+        dry.1
+            .contains("configmap/app-cfg restored from its snapshot would be"),
+        "{}",
+        dry.1
+    );
+    let level = |ns: &TestNamespace| {
+        ns.kubectl_ok(&[
+            "get",
+            "configmap",
+            "app-cfg",
+            "-o",
+            "jsonpath={.data.level}",
+        ])
+    };
+    assert_eq!(level(&ns), "debug");
+
+    let run = ok(&ns, &[&revert[..], &["--with-config", "--wait"]].concat());
+    assert!(
+        run.1
+            .contains("configmap/app-cfg restored from its snapshot\n"),
+        "{}",
+        run.1
+    );
+    assert_eq!(
+        run.0,
+        "deployment.apps/web reverted to revision 2 as revision 4\n"
+    );
+    assert_eq!(level(&ns), "warn");
+    let doc = run_json(&ns, &["history", "deploy/web", "-o", "json"]);
+    let revisions = doc["revisions"].as_array().unwrap();
+    let newest = &revisions[3];
+    assert_eq!(
+        (newest["revision"].as_u64(), newest["revertOf"].as_u64()),
+        (Some(4), Some(2))
+    );
+    assert_eq!(newest["images"], revisions[1]["images"]);
+    assert_eq!(newest["references"][0]["name"], "app-cfg");
+    // Revision 2 and the revert read what they recorded again; 1 and 3 did not.
+    let changed: Vec<Value> = revisions
+        .iter()
+        .map(|r| r["configChanged"].clone())
+        .collect();
+    let (none, cfg) = (serde_json::json!([]), serde_json::json!(["app-cfg"]));
+    assert_eq!(changed, [cfg.clone(), none.clone(), cfg, none]);
+
+    // Without a snapshot of what changed, --with-config is refused before anything is written.
+    ns.kubectl_ok(&["delete", "configmap", "-l", "gitrollout.dev/snapshot"]);
+    set_level(&ns, "app-cfg", "debug");
+    let refused = gitrollout(&ns)
+        .args([
+            "revert",
+            "deploy/web",
+            "--to-revision",
+            "1",
+            "--with-config",
+        ])
+        .assert()
+        .code(1);
+    assert!(
+        stderr(&refused).contains("revision 1 has no snapshot of configmap/app-cfg"),
+        "{}",
+        stderr(&refused)
+    );
+    let after = run_json(&ns, &["history", "deploy/web", "-o", "json"]);
+    assert_eq!(revisions_made(&after), revisions_made(&doc));
+    assert_eq!(level(&ns), "debug");
+    ns.delete().await;
+}
+
+/// A Secret renamed between releases: `--snapshot-config=secrets` keeps copies of it, and diff
+/// names the keys added, removed and changed, with no value anywhere, `-v=6` included.
+#[tokio::test]
+async fn a_secret_is_compared_by_its_keys_and_never_shown() {
+    let ns = TestNamespace::new("config-secret").await;
+    let repo = GitRepo::new();
+    let (file, dir) = (
+        repo.path().join("app.yaml").display().to_string(),
+        repo.path().display().to_string(),
+    );
+    ns.kubectl_ok(&[
+        "create",
+        "configmap",
+        "app-cfg",
+        "--from-literal=level=info",
+    ]);
+    let secret = |name: &str, data: &str| {
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}}}\nstringData: {{{data}}}\n"
+        )
+    };
+    let releases = [
+        ("db-1", "user: app, password: hunter1, old: gone1"),
+        ("db-2", "user: app, password: hunter2, token: tok3n"),
+    ];
+    let mut said = String::new();
+    for (name, data) in releases {
+        let deployment = manifest("app-cfg").replace("name: db,", &format!("name: {name},"));
+        repo.commit(
+            "app.yaml",
+            &format!("{}---\n{deployment}", secret(name, data)),
+            name,
+        );
+        let run = ok(
+            &ns,
+            &apply_head(&file, &dir, &["-v=6", "--snapshot-config=secrets"]),
+        );
+        said.push_str(&run.0);
+        said.push_str(&run.1);
+    }
+    let kept = snapshots(&ns, "secrets");
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    assert!(
+        kept.iter().all(|(name, immutable, _)| *immutable
+            && (name.ends_with(".db-1") || name.ends_with(".db-2"))),
+        "{kept:?}"
+    );
+    assert_eq!(snapshots(&ns, "configmaps").len(), 2);
+
+    let diff = ok(&ns, &["-v=6", "diff", "deploy/web", "1", "2"]);
+    assert!(
+        diff.0.contains(
+            "secret/db-1 (deployment.apps/web revision 1) -> secret/db-2 (deployment.apps/web \
+             revision 2): keys changed password; added token; removed old\n"
+        ),
+        "{}",
+        diff.0
+    );
+    said.push_str(&diff.0);
+    said.push_str(&diff.1);
+    let history = ok(&ns, &["-v=6", "history", "deploy/web", "-o", "json"]);
+    said.push_str(&history.0);
+    said.push_str(&history.1);
+    for value in [
+        "hunter1",
+        "hunter2",
+        "gone1",
+        "tok3n",
+        "aHVudGVyMQ==",
+        "aHVudGVyMg==",
+        "dG9rM24=",
+    ] {
+        assert!(!said.contains(value), "{value} in {said}");
+    }
+    ns.delete().await;
+}
+
+/// A kustomize configMapGenerator overlay: each release makes a hash-named ConfigMap, diff shows
+/// the data change between the two, and a revert to a revision whose ConfigMap was pruned is
+/// refused before anything is written.
+#[tokio::test]
+async fn a_generated_config_map_is_diffed_and_its_pruning_guarded() {
+    let ns = with_db_secret("config-generator").await;
+    let repo = GitRepo::new();
+    repo.commit("base/app.yaml", &manifest("app-cfg"), "Base");
+    repo.commit(
+        "base/kustomization.yaml",
+        "resources: [app.yaml]\n",
+        "Base kustomization",
+    );
+    let overlay = repo.path().join("overlays/prod").display().to_string();
+    let dir = repo.path().display().to_string();
+    let path = format!(
+        "{}:{}",
+        ns.kubectl.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for level in ["info", "debug"] {
+        let kustomization = format!(
+            "resources: [../../base]\nconfigMapGenerator:\n- name: app-cfg\n  literals: [level={level}]\n"
+        );
+        repo.commit(
+            "overlays/prod/kustomization.yaml",
+            &kustomization,
+            &format!("Level {level}"),
+        );
+        gitrollout(&ns)
+            .env("PATH", &path)
+            .args([
+                "apply", "-k", &overlay, "--commit", "HEAD", "--repo", &dir, "--wait",
+            ])
+            .assert()
+            .success();
+    }
+    let doc = run_json(&ns, &["history", "deploy/web", "-o", "json"]);
+    let names: Vec<String> = doc["revisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["references"][0]["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        names[0].starts_with("app-cfg-")
+            && names[1].starts_with("app-cfg-")
+            && names[0] != names[1],
+        "{names:?}"
+    );
+
+    let diff = ok(&ns, &["diff", "deploy/web", "1", "2"]).0;
+    assert!(
+        diff.contains(&format!(
+            "--- configmap/{} (deployment.apps/web revision 1)\n",
+            names[0]
+        )),
+        "{diff}"
+    );
+    assert!(diff.contains("-  level: info\n+  level: debug\n"), "{diff}");
+
+    ns.kubectl_ok(&["delete", "configmap", &names[0]]);
+    let refused = gitrollout(&ns)
+        .args(["revert", "deploy/web", "--to-revision", "1"])
+        .assert()
+        .code(1);
+    assert!(
+        stderr(&refused).contains(&format!(
+            "would read configmap/{}, which is not in namespace",
+            names[0]
+        )),
+        "{}",
+        stderr(&refused)
+    );
+    let after = run_json(&ns, &["history", "deploy/web", "-o", "json"]);
+    assert_eq!(revisions_made(&after), revisions_made(&doc));
     ns.delete().await;
 }

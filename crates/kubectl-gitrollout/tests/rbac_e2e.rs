@@ -146,8 +146,8 @@ async fn the_apply_role_readme_shows_is_enough_for_apply() {
     assert_eq!(
         stdout(&run),
         format!(
-            "deployment.apps/web created: revision 1 from commit {}\nservice/web created\n\
-             configmap/web created\n",
+            "configmap/web created\ndeployment.apps/web created: revision 1 from commit {}\n\
+             service/web created\n",
             &sha[..7]
         ),
         "{}",
