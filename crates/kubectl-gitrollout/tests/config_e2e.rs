@@ -465,6 +465,32 @@ async fn a_revert_with_config_restores_the_config_map_from_its_snapshot() {
     let (none, cfg) = (serde_json::json!([]), serde_json::json!(["app-cfg"]));
     assert_eq!(changed, [cfg.clone(), none.clone(), cfg, none]);
 
+    // A revision the controller prunes takes its snapshot with it: the garbage collector
+    // deletes what the ReplicaSet owned. Revisions 1 and 2 go; 3 stays, the one old one kept.
+    ns.kubectl_ok(&[
+        "patch",
+        "deploy",
+        "web",
+        "-p",
+        r#"{"spec":{"revisionHistoryLimit":1}}"#,
+    ]);
+    let owners = |ns: &TestNamespace| -> Vec<String> {
+        snapshots(ns, "configmaps")
+            .into_iter()
+            .map(|(_, _, owner)| owner)
+            .collect()
+    };
+    let third = format!(
+        "ReplicaSet/{}",
+        revisions[2]["object"]["name"].as_str().unwrap()
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while owners(&ns) != [third.clone()] && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    assert_eq!(owners(&ns), [third]);
+    let doc = run_json(&ns, &["history", "deploy/web", "-o", "json"]);
+
     // Without a snapshot of what changed, --with-config is refused before anything is written.
     ns.kubectl_ok(&["delete", "configmap", "-l", "gitrollout.dev/snapshot"]);
     set_level(&ns, "app-cfg", "debug");
@@ -473,13 +499,13 @@ async fn a_revert_with_config_restores_the_config_map_from_its_snapshot() {
             "revert",
             "deploy/web",
             "--to-revision",
-            "1",
+            "3",
             "--with-config",
         ])
         .assert()
         .code(1);
     assert!(
-        stderr(&refused).contains("revision 1 has no snapshot of configmap/app-cfg"),
+        stderr(&refused).contains("revision 3 has no snapshot of configmap/app-cfg"),
         "{}",
         stderr(&refused)
     );
@@ -626,6 +652,35 @@ async fn a_generated_config_map_is_diffed_and_its_pruning_guarded() {
         "{diff}"
     );
     assert!(diff.contains("-  level: info\n+  level: debug\n"), "{diff}");
+
+    // Without the right to list ConfigMaps and Secrets: a warning each, and the rest as before.
+    ns.kubectl_ok(&["create", "serviceaccount", "reader"]);
+    let (verbs, resources) = ("--verb=get,list", "--resource=deployments,replicasets");
+    ns.kubectl_ok(&["create", "role", "reader", verbs, resources]);
+    let subject = format!("--serviceaccount={}:reader", ns.name);
+    ns.kubectl_ok(&["create", "rolebinding", "reader", "--role=reader", &subject]);
+    let reader = ns.token_kubeconfig("reader");
+    let as_reader = |args: &[&str]| {
+        let run = gitrollout(&ns)
+            .env("KUBECONFIG", reader.path())
+            .args(args)
+            .assert()
+            .success();
+        (stdout(&run), stderr(&run))
+    };
+    let (table, warned) = as_reader(&["history", "deploy/web"]);
+    assert!(table.contains("Level debug ("), "{table}");
+    assert!(
+        warned.contains("warning: cannot tell whose configuration changed since"),
+        "{warned}"
+    );
+    let (diff, warned) = as_reader(&["diff", "deploy/web", "1", "2"]);
+    assert!(diff.contains("+        name: app-cfg-"), "{diff}");
+    assert!(!diff.contains("level: info"), "{diff}");
+    assert!(
+        warned.contains("warning: the configuration the revisions read was not compared: "),
+        "{warned}"
+    );
 
     ns.kubectl_ok(&["delete", "configmap", &names[0]]);
     let refused = gitrollout(&ns)
