@@ -573,6 +573,20 @@ async fn a_secret_is_compared_by_its_keys_and_never_shown() {
         "{}",
         diff.0
     );
+    // One LIST of Secrets, for the pair that changed; the ConfigMap read alike by both is not
+    // listed.
+    let requests: Vec<&str> = diff.1.lines().filter(|l| l.starts_with("GET ")).collect();
+    let lists = |resource: &str| {
+        requests
+            .iter()
+            .filter(|l| l.contains(&format!("/{resource}?")))
+            .count()
+    };
+    assert_eq!(
+        (lists("secrets"), lists("configmaps")),
+        (1, 0),
+        "{requests:?}"
+    );
     said.push_str(&diff.0);
     said.push_str(&diff.1);
     let history = ok(&ns, &["-v=6", "history", "deploy/web", "-o", "json"]);
