@@ -16,12 +16,13 @@ const SHA_A: &str = "aaaaaaa000000000000000000000000000000001";
 const SHA_B: &str = "bbbbbbb000000000000000000000000000000002";
 const SHA_C: &str = "ccccccc000000000000000000000000000000003";
 
-/// A chart of one Deployment, and a Secret whose value must never be printed.
+/// A chart of one Deployment (labelled with the value `labels`), and a Secret whose value must
+/// never be printed.
 fn chart() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let chart = "apiVersion: v2\nname: web\nversion: 0.1.0\nappVersion: \"1.16\"\n";
     let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name \
-                      }}\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: web}\n  \
+                      }}\n  {{- with .Values.labels }}\n  labels: {{ toJson . }}\n  {{- end }}\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: web}\n  \
                       template:\n    metadata:\n      labels: {app: web}\n    spec:\n      \
                       containers:\n      - name: nginx\n        image: {{ .Values.image }}\n";
     let secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {{ .Release.Name }}-db\n\
@@ -504,5 +505,90 @@ async fn a_kustomize_origin_names_the_file_to_trace() {
         "{doc} {}",
         stderr(&run)
     );
+    ns.delete().await;
+}
+
+/// A Helm release that a Flux HelmRelease installs: the workload carries Helm's marks and Flux's
+/// labels (helm-controller's post-renderer adds them), and the HelmRelease's `status.history`
+/// names each release version it installed. Each revision is the HelmRelease's, exactly, with
+/// the release it came from.
+#[tokio::test]
+async fn a_flux_helm_release_names_the_helm_releases_it_installed() {
+    let ns = TestNamespace::new("deployed-flux-helm").await;
+    ns.ensure_crds().await;
+    apply_object(
+        &ns,
+        &json!({
+            "apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+            "metadata": {"name": "web"},
+            "spec": {"interval": "10m", "chart": {"spec": {
+                "chart": "web", "sourceRef": {"kind": "HelmRepository", "name": "charts"}}}},
+        }),
+    );
+    let chart = chart();
+    let chart = chart.path().to_str().unwrap();
+    let labels = json!({
+        "helm.toolkit.fluxcd.io/name": "web",
+        "helm.toolkit.fluxcd.io/namespace": ns.name,
+    });
+    let labels = format!("labels={labels}");
+    for (verb, image) in [("install", "nginx:1.16"), ("upgrade", "nginx:1.17")] {
+        let image = format!("image={image}");
+        let base = [verb, "web", chart, "--set", &image, "--set-json", &labels];
+        ns.helm_ok(&[&base[..], &["--set", "password=hunter2"]].concat());
+        ns.rollout_status("deployment/web");
+    }
+    // helm-controller's `Snapshot`s, the newest first, from the releases Helm made.
+    let releases: Vec<Value> =
+        serde_json::from_str(&ns.helm_ok(&["history", "web", "-o", "json"])).unwrap();
+    let digest = format!("sha256:{}", "0".repeat(64));
+    let history: Vec<Value> = releases
+        .iter()
+        .rev()
+        .map(|release| {
+            json!({
+                "name": "web", "namespace": ns.name, "version": release["revision"],
+                "status": release["status"], "chartName": "web", "chartVersion": "0.1.0",
+                "appVersion": release["app_version"], "digest": digest, "configDigest": digest,
+                "firstDeployed": release["updated"], "lastDeployed": release["updated"],
+            })
+        })
+        .collect();
+    let resource = "helmreleases.helm.toolkit.fluxcd.io";
+    write_status(&ns, resource, "web", &json!({ "history": history }));
+
+    let run = gitrollout(&ns)
+        .args(["-v=6", "history", "deploy/web", "-o", "json"])
+        .assert()
+        .success();
+    let doc: Value = serde_json::from_slice(&run.get_output().stdout).unwrap();
+    for revision in [1, 2] {
+        let by = deployed_by(&doc, revision);
+        assert_eq!(
+            (&by["tool"], &by["kind"], &by["name"], &by["namespace"]),
+            (
+                &json!("flux"),
+                &json!("HelmRelease"),
+                &json!("web"),
+                &json!(ns.name)
+            ),
+            "{by}"
+        );
+        assert_eq!(
+            (&by["revision"], &by["match"]),
+            (&json!("0.1.0"), &json!("exact")),
+            "{by}"
+        );
+        assert_eq!(by["release"], revision.to_string(), "{by}");
+        assert_eq!(
+            by["status"],
+            releases[usize::try_from(revision).unwrap() - 1]["status"]
+        );
+    }
+    // GET and LIST, the release's Secrets, and the HelmRelease: two more.
+    let log = stderr(&run);
+    let made = requests(&log);
+    assert_eq!(made.len(), 4, "{log}");
+    assert!(made[3].contains("/helmreleases/web"), "{log}");
     ns.delete().await;
 }
