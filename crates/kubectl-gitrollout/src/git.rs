@@ -1,6 +1,6 @@
 //! The repository and manifest a command maps revisions to commits with.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use rollout_core::{History, Origin};
@@ -17,6 +17,8 @@ pub struct GitContext {
     pub path: Option<String>,
     /// The directory `--repo` named, when it named one.
     pub repo_dir: Option<PathBuf>,
+    /// The kustomize overlay `--kustomize` names, inside the repository.
+    pub overlay: Option<String>,
 }
 
 impl GitContext {
@@ -51,6 +53,7 @@ impl GitContext {
             repo,
             path,
             repo_dir: repo_dir.cloned(),
+            overlay: None,
         })
     }
 
@@ -64,6 +67,14 @@ impl GitContext {
                 Hint::PassRepo,
             )
         })
+    }
+
+    /// Takes `overlay` (relative to `--repo DIR`) as the kustomize overlay to trace.
+    pub fn overlay(&mut self, overlay: &Path) -> Result<()> {
+        let repo = self.require_repo("--kustomize")?;
+        let base = self.repo_dir.clone().unwrap_or_default();
+        self.overlay = Some(repo.relative_path(overlay, &base)?);
+        Ok(())
     }
 
     /// The manifest's history, when `--path` names one.

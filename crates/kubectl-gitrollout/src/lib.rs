@@ -17,6 +17,7 @@ mod guard;
 pub mod hints;
 mod identity;
 mod jsonpath;
+mod kustomize;
 pub mod listing;
 mod pods;
 pub mod render;

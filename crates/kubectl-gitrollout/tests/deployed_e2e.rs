@@ -592,3 +592,92 @@ async fn a_flux_helm_release_names_the_helm_releases_it_installed() {
     assert!(made[3].contains("/helmreleases/web"), "{log}");
     ns.delete().await;
 }
+
+/// `--kustomize OVERLAY`: an overlay with its base in another directory, released by
+/// `kubectl apply -k` at three commits (the overlay's image, then the base's env), with a commit
+/// elsewhere in the repository between them and a change by hand at the end. Each revision is
+/// traced to the commit that rendered its template; the change by hand gets none.
+#[tokio::test]
+async fn a_kustomize_overlay_is_traced_by_rendering_it_at_its_commits() {
+    let ns = TestNamespace::new("deployed-kustomize").await;
+    let repo = gitrollout_tests::git::GitRepo::new();
+    let base = |env: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    \
+             matchLabels: {{app: web}}\n  template:\n    metadata:\n      labels: {{app: web}}\n    \
+             spec:\n      containers:\n      - name: app\n        image: nginx:1.16\n        \
+             env: [{{name: MODE, value: {env}}}]\n"
+        )
+    };
+    repo.commit("base/kustomization.yaml", "resources: [app.yaml]\n", "Base");
+    let overlay = |tag: &str| {
+        format!("resources: [../../base]\nimages:\n- name: nginx\n  newTag: \"{tag}\"\n")
+    };
+    let dir = repo.path().join("overlays/prod").display().to_string();
+    let apply = |ns: &TestNamespace| {
+        ns.kubectl_ok(&["apply", "-k", &dir]);
+        ns.rollout_status("deployment/web");
+    };
+    let mut shas = vec![repo.commit("base/app.yaml", &base("blue"), "Release blue")];
+    repo.commit(
+        "overlays/prod/kustomization.yaml",
+        &overlay("1.16"),
+        "Overlay",
+    );
+    shas.push(repo.git(&["rev-parse", "HEAD"]));
+    apply(&ns);
+    shas.push(repo.commit(
+        "overlays/prod/kustomization.yaml",
+        &overlay("1.17"),
+        "Release 1.17",
+    ));
+    apply(&ns);
+    repo.commit("README.md", "elsewhere\n", "Docs");
+    shas.push(repo.commit("base/app.yaml", &base("green"), "Release green"));
+    apply(&ns);
+    ns.kubectl_ok(&["set", "image", "deploy/web", "app=nginx:1.19"]);
+    ns.rollout_status("deployment/web");
+
+    let path = format!(
+        "{}:{}",
+        ns.kubectl.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let root = repo.path().display().to_string();
+    let run = gitrollout(&ns)
+        .env("PATH", path)
+        .args([
+            "history",
+            "deploy/web",
+            "--repo",
+            &root,
+            "--kustomize",
+            "overlays/prod",
+            "-o",
+            "json",
+        ])
+        .assert()
+        .success();
+    let doc: Value = serde_json::from_slice(&run.get_output().stdout).unwrap();
+    let commits: Vec<(Value, Value)> = doc["revisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["commit"]["sha"].clone(), r["commit"]["source"].clone()))
+        .collect();
+    let source = json!("manifest overlays/prod");
+    let sha = |i: usize| json!(shas[i].trim());
+    assert_eq!(
+        commits,
+        [
+            (sha(1), source.clone()),
+            (sha(2), source.clone()),
+            (sha(3), source),
+            (Value::Null, Value::Null)
+        ],
+        "{doc} {}",
+        stderr(&run)
+    );
+    assert_eq!(stderr(&run), "");
+    ns.delete().await;
+}

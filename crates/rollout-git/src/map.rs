@@ -197,6 +197,20 @@ impl ManifestHistory {
         })
     }
 
+    /// The commits of `path` (a file, or a kustomize overlay) matched some other way: each
+    /// revision's, by number.
+    pub fn from_commits(
+        path: String,
+        commits: BTreeMap<u64, CommitInfo>,
+        warnings: Vec<String>,
+    ) -> Self {
+        ManifestHistory {
+            path,
+            commits,
+            warnings,
+        }
+    }
+
     /// Warnings about the versions that had to be skipped.
     pub fn warnings(&self) -> Vec<String> {
         self.warnings.clone()

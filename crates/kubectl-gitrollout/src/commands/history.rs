@@ -1,5 +1,7 @@
 //! `kubectl gitrollout history`: every revision of one or several workloads, or one in full.
 
+use std::path::PathBuf;
+
 use anyhow::Result;
 use clap::Args;
 use rollout_core::{History, Origin, RevisionSpec, kustomize_origin, resolve_revision};
@@ -10,6 +12,7 @@ use crate::client::{self, Cluster};
 use crate::config;
 use crate::deployers;
 use crate::git::GitContext;
+use crate::kustomize;
 use crate::listing::{self, ListDoc, TableStyle};
 use crate::pods;
 use crate::render::{self, Commits, HistoryDoc, RevisionDoc};
@@ -44,6 +47,15 @@ pub struct HistoryArgs {
     /// mark does not name one
     #[arg(long, value_name = "NAMESPACE", default_value = "argocd")]
     pub argocd_namespace: String,
+    /// A kustomize overlay directory in --repo: trace revisions by rendering it at the commits
+    /// that changed it or its local bases
+    #[arg(
+        long,
+        value_name = "OVERLAY",
+        requires = "repo",
+        conflicts_with = "path"
+    )]
+    pub kustomize: Option<PathBuf>,
 }
 
 pub async fn run(global: &Global, args: HistoryArgs, ui: &mut Ui<'_>) -> Result<()> {
@@ -56,7 +68,10 @@ pub async fn run(global: &Global, args: HistoryArgs, ui: &mut Ui<'_>) -> Result<
         )
         .into());
     }
-    let git = GitContext::open(args.git.repo.repo.as_ref(), args.git.path.as_ref())?;
+    let mut git = GitContext::open(args.git.repo.repo.as_ref(), args.git.path.as_ref())?;
+    if let Some(overlay) = &args.kustomize {
+        git.overlay(overlay)?;
+    }
     let cluster = client::connect(global).await?;
     let mut fetched = targets::fetch(&cluster, &targets).await?;
     if targets.is_one()
@@ -158,6 +173,14 @@ fn commits(
     origin: Option<&Origin>,
     ui: &mut Ui<'_>,
 ) -> Result<Commits> {
+    if let (Some(repo), Some(overlay)) = (&git.repo, &git.overlay) {
+        let manifests = kustomize::trace(repo, overlay, history)?;
+        let mapping = git.map(history, Some(&manifests));
+        for warning in &mapping.warnings {
+            ui.warn(warning)?;
+        }
+        return Ok(mapping.commits);
+    }
     let manifests = match git.origin_manifests(history, origin) {
         Ok(Some(found)) => Some(found),
         Ok(None) => git.manifests(history)?,

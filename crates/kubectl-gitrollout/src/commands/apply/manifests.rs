@@ -139,7 +139,7 @@ fn read_path(path: &Path, texts: &mut Vec<(String, String)>) -> Result<()> {
 
 /// Renders the kustomization in `dir` with `kubectl kustomize`, or `kustomize build`, whichever
 /// is on PATH first.
-fn render_kustomization(dir: &Path) -> Result<String> {
+pub(crate) fn render_kustomization(dir: &Path) -> Result<String> {
     let runs = [("kubectl", ["kustomize"]), ("kustomize", ["build"])];
     for (program, args) in runs {
         let output = match Command::new(program).args(args).arg(dir).output() {

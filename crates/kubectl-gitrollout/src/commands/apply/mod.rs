@@ -8,7 +8,7 @@
 //! revision, never a renumbered one, and whose commit is recorded on the revision made) -> the
 //! outcome of each, rendered by `render::apply_outcome` -> `--wait`.
 
-mod manifests;
+pub(crate) mod manifests;
 mod object;
 mod resources;
 mod workload;
