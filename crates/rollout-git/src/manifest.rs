@@ -278,13 +278,18 @@ impl<'w> Scanner<'w> {
     }
 }
 
+/// The workload's content in documents a [`Scanner`] found: `None` when they do not define it,
+/// an error when they are not valid YAML. Shared: it is kept for the versions that follow with
+/// the same documents, and told from another content by its pointer before its value.
+pub(crate) type Parsed = Result<Option<Arc<Version>>, String>;
+
 /// Parses the documents a [`Scanner`] found changed, and remembers what they gave for the
 /// versions that follow with the same documents.
 #[derive(Debug)]
 pub(crate) struct Parser<'w> {
     kind: &'w str,
     name: &'w str,
-    last: Result<Option<Version>, String>,
+    last: Parsed,
 }
 
 impl<'w> Parser<'w> {
@@ -297,16 +302,13 @@ impl<'w> Parser<'w> {
     }
 
     /// The workload's content in a version whose documents are `changed`, or are those of the
-    /// version before when `None`: `None` when they do not define it, an error when they are
-    /// not valid YAML.
-    pub fn parse(&mut self, changed: Option<Documents>) -> Result<Option<&Version>, String> {
+    /// version before when `None`.
+    pub fn parse(&mut self, changed: Option<Documents>) -> Parsed {
         if let Some(documents) = changed {
-            self.last = written_in(&documents, self.kind, self.name).map(|t| t.map(Version::new));
+            self.last = written_in(&documents, self.kind, self.name)
+                .map(|t| t.map(|t| Arc::new(Version::new(t))));
         }
-        match &self.last {
-            Ok(content) => Ok(content.as_ref()),
-            Err(err) => Err(err.clone()),
-        }
+        self.last.clone()
     }
 }
 
