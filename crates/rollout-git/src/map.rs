@@ -19,14 +19,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 
 use rollout_core::template::{RESTORED_FROM, annotation};
 use rollout_core::{History, Match, Revision, Tool};
 use serde_json::Value;
 
-use crate::manifest::{Content, Documents, Parsed, Parser, Scanner, Version};
+use crate::manifest::{Changed, Content, Parsed, Parser, Scanner, Version, parse_documents};
 use crate::repo::{CommitInfo, GitError, Repo};
 
 /// The annotation `record` writes on a ReplicaSet or ControllerRevision.
@@ -219,16 +219,15 @@ struct Tally {
     warnings: Vec<String>,
 }
 
-/// The workload's documents in a version, when they changed since the version before.
-type Changed = Option<Documents>;
-
-/// How many versions the walk may read ahead of the parsing.
-const READ_AHEAD: usize = 64;
+/// How many versions the walk may read ahead of the matching.
+const READ_AHEAD: usize = 4;
 
 /// Feeds the versions of `path` to `matcher` until it is decided, on two threads: this one
 /// walks the history and finds the workload's documents in each version; the other parses
 /// them when they changed (the YAML is most of the work on a large manifest) and matches, in
-/// the walk's order, and says when the match is decided.
+/// the walk's order, and says when the match is decided. While the other thread is parsing,
+/// the walk parses the next documents that changed itself, so both cores parse. It reads only
+/// a few versions ahead: what it reads past the decision is wasted.
 fn read_versions(
     repo: &Repo,
     path: &str,
@@ -238,13 +237,19 @@ fn read_versions(
 ) -> Result<(), GitError> {
     let (kind, name) = (history.kind.kind(), history.name.as_str());
     let decided = AtomicBool::new(false);
+    // Documents sent unparsed that the other thread has not parsed yet.
+    let unparsed = AtomicUsize::new(0);
     std::thread::scope(|scope| {
         let (sender, versions) = mpsc::sync_channel::<(CommitInfo, Changed)>(READ_AHEAD);
-        let decided = &decided;
+        let (decided, unparsed) = (&decided, &unparsed);
         let matching = scope.spawn(move || {
             let mut parser = Parser::new(kind, name);
             for (commit, changed) in versions {
+                let found = matches!(changed, Changed::Found(_));
                 let version = parser.parse(changed);
+                if found {
+                    unparsed.fetch_sub(1, Ordering::AcqRel);
+                }
                 if feed(matcher, tally, path, commit, version).is_break() {
                     decided.store(true, Ordering::Release);
                     break;
@@ -256,8 +261,18 @@ fn read_versions(
             if decided.load(Ordering::Acquire) {
                 return Ok(ControlFlow::Break(()));
             }
+            let changed = match scanner.scan(content) {
+                None => Changed::Same,
+                Some(documents) if unparsed.load(Ordering::Acquire) > 0 => {
+                    Changed::Parsed(parse_documents(&documents, kind, name))
+                }
+                Some(documents) => {
+                    unparsed.fetch_add(1, Ordering::AcqRel);
+                    Changed::Found(documents)
+                }
+            };
             // The other side hangs up only once the match is decided.
-            match sender.send((commit, scanner.scan(content))) {
+            match sender.send((commit, changed)) {
                 Ok(()) => Ok(ControlFlow::Continue(())),
                 Err(_) => Ok(ControlFlow::Break(())),
             }
