@@ -220,14 +220,15 @@ struct Tally {
 }
 
 /// How many versions the walk may read ahead of the matching.
-const READ_AHEAD: usize = 4;
+const READ_AHEAD: usize = 16;
 
 /// Feeds the versions of `path` to `matcher` until it is decided, on two threads: this one
 /// walks the history and finds the workload's documents in each version; the other parses
 /// them when they changed (the YAML is most of the work on a large manifest) and matches, in
-/// the walk's order, and says when the match is decided. While the other thread is parsing,
-/// the walk parses the next documents that changed itself, so both cores parse. It reads only
-/// a few versions ahead: what it reads past the decision is wasted.
+/// the walk's order, and says when the match is decided. When the other thread has changed
+/// documents waiting behind those it is parsing, the walk parses the next ones itself, so both
+/// cores parse; a walk that is the slower side (without a commit-graph) leaves the parsing to
+/// it. It reads only a few versions ahead: what it reads past the decision is wasted.
 fn read_versions(
     repo: &Repo,
     path: &str,
@@ -263,7 +264,7 @@ fn read_versions(
             }
             let changed = match scanner.scan(content) {
                 None => Changed::Same,
-                Some(documents) if unparsed.load(Ordering::Acquire) > 0 => {
+                Some(documents) if unparsed.load(Ordering::Acquire) > 1 => {
                     Changed::Parsed(parse_documents(&documents, kind, name))
                 }
                 Some(documents) => {
