@@ -278,13 +278,33 @@ impl<'w> Scanner<'w> {
     }
 }
 
+/// The workload's content in documents a [`Scanner`] found: `None` when they do not define it,
+/// an error when they are not valid YAML. Shared: it is kept for the versions that follow with
+/// the same documents, and told from another content by its pointer before its value.
+pub(crate) type Parsed = Result<Option<Arc<Version>>, String>;
+
+/// Parses `documents` for the workload `kind`/`name`: what [`Parser`] keeps for them. Pure, so
+/// the walk may parse documents itself while the [`Parser`] is busy with earlier ones.
+pub(crate) fn parse_documents(documents: &[Vec<u8>], kind: &str, name: &str) -> Parsed {
+    written_in(documents, kind, name).map(|t| t.map(|t| Arc::new(Version::new(t))))
+}
+
+/// The workload's documents in one version, when they changed since the version before: as
+/// found, or already parsed ([`parse_documents`]).
+#[derive(Debug)]
+pub(crate) enum Changed {
+    Same,
+    Found(Documents),
+    Parsed(Parsed),
+}
+
 /// Parses the documents a [`Scanner`] found changed, and remembers what they gave for the
 /// versions that follow with the same documents.
 #[derive(Debug)]
 pub(crate) struct Parser<'w> {
     kind: &'w str,
     name: &'w str,
-    last: Result<Option<Version>, String>,
+    last: Parsed,
 }
 
 impl<'w> Parser<'w> {
@@ -297,16 +317,16 @@ impl<'w> Parser<'w> {
     }
 
     /// The workload's content in a version whose documents are `changed`, or are those of the
-    /// version before when `None`: `None` when they do not define it, an error when they are
-    /// not valid YAML.
-    pub fn parse(&mut self, changed: Option<Documents>) -> Result<Option<&Version>, String> {
-        if let Some(documents) = changed {
-            self.last = written_in(&documents, self.kind, self.name).map(|t| t.map(Version::new));
+    /// version before when [`Changed::Same`].
+    pub fn parse(&mut self, changed: Changed) -> Parsed {
+        match changed {
+            Changed::Same => {}
+            Changed::Found(documents) => {
+                self.last = parse_documents(&documents, self.kind, self.name);
+            }
+            Changed::Parsed(parsed) => self.last = parsed,
         }
-        match &self.last {
-            Ok(content) => Ok(content.as_ref()),
-            Err(err) => Err(err.clone()),
-        }
+        self.last.clone()
     }
 }
 

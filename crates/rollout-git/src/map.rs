@@ -19,14 +19,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
 
 use rollout_core::template::{RESTORED_FROM, annotation};
 use rollout_core::{History, Match, Revision, Tool};
 use serde_json::Value;
 
-use crate::manifest::{Content, Documents, Parser, Scanner, Version};
+use crate::manifest::{Changed, Content, Parsed, Parser, Scanner, Version, parse_documents};
 use crate::repo::{CommitInfo, GitError, Repo};
 
 /// The annotation `record` writes on a ReplicaSet or ControllerRevision.
@@ -233,16 +233,16 @@ struct Tally {
     warnings: Vec<String>,
 }
 
-/// The workload's documents in a version, when they changed since the version before.
-type Changed = Option<Documents>;
-
-/// How many versions the walk may read ahead of the parsing.
-const READ_AHEAD: usize = 64;
+/// How many versions the walk may read ahead of the matching.
+const READ_AHEAD: usize = 16;
 
 /// Feeds the versions of `path` to `matcher` until it is decided, on two threads: this one
 /// walks the history and finds the workload's documents in each version; the other parses
 /// them when they changed (the YAML is most of the work on a large manifest) and matches, in
-/// the walk's order, and says when the match is decided.
+/// the walk's order, and says when the match is decided. When the other thread has changed
+/// documents waiting behind those it is parsing, the walk parses the next ones itself, so both
+/// cores parse; a walk that is the slower side (without a commit-graph) leaves the parsing to
+/// it. It reads only a few versions ahead: what it reads past the decision is wasted.
 fn read_versions(
     repo: &Repo,
     path: &str,
@@ -252,24 +252,20 @@ fn read_versions(
 ) -> Result<(), GitError> {
     let (kind, name) = (history.kind.kind(), history.name.as_str());
     let decided = AtomicBool::new(false);
+    // Documents sent unparsed that the other thread has not parsed yet.
+    let unparsed = AtomicUsize::new(0);
     std::thread::scope(|scope| {
         let (sender, versions) = mpsc::sync_channel::<(CommitInfo, Changed)>(READ_AHEAD);
-        let decided = &decided;
+        let (decided, unparsed) = (&decided, &unparsed);
         let matching = scope.spawn(move || {
             let mut parser = Parser::new(kind, name);
             for (commit, changed) in versions {
-                tally.versions += 1;
-                let found = parser.parse(changed).unwrap_or_else(|err| {
-                    tally.invalid += 1;
-                    tally.warnings.push(format!(
-                        "skipping commit {} ({}): {path} is not valid YAML there: {err}",
-                        commit.short(),
-                        commit.subject
-                    ));
-                    None
-                });
-                tally.defined |= found.is_some();
-                if matcher.feed(commit, found).is_break() {
+                let found = matches!(changed, Changed::Found(_));
+                let version = parser.parse(changed);
+                if found {
+                    unparsed.fetch_sub(1, Ordering::AcqRel);
+                }
+                if feed(matcher, tally, path, commit, version).is_break() {
                     decided.store(true, Ordering::Release);
                     break;
                 }
@@ -280,8 +276,18 @@ fn read_versions(
             if decided.load(Ordering::Acquire) {
                 return Ok(ControlFlow::Break(()));
             }
+            let changed = match scanner.scan(content) {
+                None => Changed::Same,
+                Some(documents) if unparsed.load(Ordering::Acquire) > 1 => {
+                    Changed::Parsed(parse_documents(&documents, kind, name))
+                }
+                Some(documents) => {
+                    unparsed.fetch_add(1, Ordering::AcqRel);
+                    Changed::Found(documents)
+                }
+            };
             // The other side hangs up only once the match is decided.
-            match sender.send((commit, scanner.scan(content))) {
+            match sender.send((commit, changed)) {
                 Ok(()) => Ok(ControlFlow::Continue(())),
                 Err(_) => Ok(ControlFlow::Break(())),
             }
@@ -294,14 +300,38 @@ fn read_versions(
     })
 }
 
+/// Feeds one version, the workload's content there as parsed, to `matcher`, counting it (and
+/// warning of it when it is not valid YAML) in `tally`.
+fn feed(
+    matcher: &mut Matcher,
+    tally: &mut Tally,
+    path: &str,
+    commit: CommitInfo,
+    version: Parsed,
+) -> ControlFlow<()> {
+    tally.versions += 1;
+    let version = version.unwrap_or_else(|err| {
+        tally.invalid += 1;
+        tally.warnings.push(format!(
+            "skipping commit {} ({}): {path} is not valid YAML there: {err}",
+            commit.short(),
+            commit.subject
+        ));
+        None
+    });
+    tally.defined |= version.is_some();
+    matcher.feed(commit, version.as_ref())
+}
+
 /// One revision to match, in the order revisions were made.
 #[derive(Debug)]
 struct Target {
     number: u64,
     created_at: Option<jiff::Timestamp>,
     content: Content,
-    /// The revision before it, whose values the server keeps where a manifest sets none.
-    previous: Option<Content>,
+    /// The revision before it, whose values the server keeps where a manifest sets none: the
+    /// index in the targets of its content (every revision's content is a target's).
+    previous: Option<usize>,
 }
 
 /// The ordered match of revisions (newest first) to versions of the file (newest first).
@@ -318,10 +348,10 @@ struct Matcher {
     /// `targets`, its oldest commit).
     run: Option<(usize, CommitInfo)>,
     found: BTreeMap<u64, CommitInfo>,
-    /// The content of the last version fed, and for each target whether applying it over the
-    /// target's previous revision gives the target, once asked: consecutive versions mostly
-    /// share their content.
-    kept: Option<(Content, Vec<Option<bool>>)>,
+    /// The last version fed, and for each target whether applying it over the target's
+    /// previous revision gives the target, once asked: consecutive versions mostly share their
+    /// documents, and so the same [`Version`], told by its pointer.
+    kept: Option<(Arc<Version>, Vec<Option<bool>>)>,
 }
 
 impl Matcher {
@@ -337,16 +367,22 @@ impl Matcher {
             let created_at = revision
                 .created_at
                 .filter(|_| revision.earlier_numbers.is_empty());
-            match targets.iter().position(|t| t.content == content) {
-                Some(older) => repeats.push((revision.number, older)),
-                None => targets.push(Target {
-                    number: revision.number,
-                    created_at,
-                    content: content.clone(),
-                    previous: previous.clone(),
-                }),
-            }
-            previous = Some(content);
+            let index = match targets.iter().position(|t| t.content == content) {
+                Some(older) => {
+                    repeats.push((revision.number, older));
+                    older
+                }
+                None => {
+                    targets.push(Target {
+                        number: revision.number,
+                        created_at,
+                        content,
+                        previous,
+                    });
+                    targets.len() - 1
+                }
+            };
+            previous = Some(index);
         }
         Matcher {
             open: targets.len(),
@@ -360,20 +396,20 @@ impl Matcher {
 
     /// Whether `version` made the target `index`: its content, or a template that differs
     /// only where the server kept the values of the revision before.
-    fn made(&mut self, index: usize, version: &Version) -> bool {
+    fn made(&mut self, index: usize, version: &Arc<Version>) -> bool {
         let target = &self.targets[index];
         if target.content == version.content {
             return true;
         }
-        let Some(previous) = &target.previous else {
+        let Some(previous) = target.previous.map(|p| &self.targets[p].content) else {
             return false;
         };
-        if self
+        if !self
             .kept
             .as_ref()
-            .is_none_or(|(content, _)| *content != version.content)
+            .is_some_and(|(kept, _)| Arc::ptr_eq(kept, version))
         {
-            self.kept = Some((version.content.clone(), vec![None; self.targets.len()]));
+            self.kept = Some((version.clone(), vec![None; self.targets.len()]));
         }
         let (_, kept) = self.kept.as_mut().expect("set above");
         *kept[index].get_or_insert_with(|| version.kept(&target.content, previous))
@@ -384,7 +420,7 @@ impl Matcher {
     }
 
     /// Takes the next older version of the file: its commit and the workload's template there.
-    fn feed(&mut self, commit: CommitInfo, version: Option<&Version>) -> ControlFlow<()> {
+    fn feed(&mut self, commit: CommitInfo, version: Option<&Arc<Version>>) -> ControlFlow<()> {
         if let Some((target, _)) = self.run {
             if version.is_some_and(|v| self.made(target, v)) {
                 if let Some((_, oldest)) = &mut self.run {
@@ -703,10 +739,10 @@ mod tests {
             // Stored as written: these templates need no defaults.
             let content = image.map(|image| {
                 let written = json!({"spec": {"containers": [{"name": "app", "image": image}]}});
-                Version {
+                Arc::new(Version {
                     content: Content::new(written.clone()),
                     written,
-                }
+                })
             });
             read += 1;
             let commit = CommitInfo {
@@ -788,7 +824,9 @@ mod tests {
             if account {
                 spec["serviceAccountName"] = json!("default");
             }
-            Version::new(json!({"metadata": {"labels": {"app": "team-app"}}, "spec": spec}))
+            Arc::new(Version::new(
+                json!({"metadata": {"labels": {"app": "team-app"}}, "spec": spec}),
+            ))
         };
         let pinned = "busybox:1.38.0@sha256:\
             0000000000000000000000000000000000000000000000000000000000000000";

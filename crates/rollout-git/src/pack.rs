@@ -103,9 +103,10 @@ pub(crate) struct PackedVersions {
 /// A pack and its index.
 struct Pack {
     bundle: Bundle,
-    /// The index's entries in the order of their offsets, made when the first entry is read:
-    /// what finds an entry's end and CRC-32 from its offset (as git's reverse index does).
-    by_offset: Vec<u32>,
+    /// The offset and index position of each of the index's entries, in the order of their
+    /// offsets, made when the first entry is read: what finds an entry's end and CRC-32 from
+    /// its offset (as git's reverse index does).
+    by_offset: Vec<(u64, u32)>,
 }
 
 /// The largest object read here, full or made by a delta, and the most bytes of full objects
@@ -261,17 +262,18 @@ impl PackedVersions {
         let Pack { bundle, by_offset } = &mut self.packs[pack];
         let index = &bundle.index;
         if by_offset.is_empty() {
-            by_offset.extend(0..index.num_objects());
-            by_offset.sort_unstable_by_key(|&i| index.pack_offset_at_index(i));
+            // Each offset is read from the index once, not at every comparison of the sort.
+            let positions = 0..index.num_objects();
+            by_offset.extend(positions.map(|i| (index.pack_offset_at_index(i), i)));
+            by_offset.sort_unstable();
         }
-        let at = by_offset.partition_point(|&i| index.pack_offset_at_index(i) < offset);
+        let at = by_offset.partition_point(|&(at, _)| at < offset);
         let pack_end = bundle.pack.pack_end() as u64;
-        let end = by_offset
-            .get(at + 1)
-            .map_or(pack_end, |&next| index.pack_offset_at_index(next));
-        let position = by_offset.get(at).copied().filter(|&position| {
-            index.pack_offset_at_index(position) == offset && offset < end && end <= pack_end
-        });
+        let end = by_offset.get(at + 1).map_or(pack_end, |&(next, _)| next);
+        let position = by_offset
+            .get(at)
+            .filter(|&&(at, _)| at == offset && offset < end && end <= pack_end)
+            .map(|&(_, position)| position);
         let path = || bundle.pack.path().to_owned();
         let Some(position) = position else {
             return Err(PackError::NotIndexed {

@@ -368,7 +368,12 @@ impl Builder<'_> {
     }
 
     fn finish(self) -> Text {
-        let own = Chunk::new(self.own.as_slice().to_vec(), false);
+        // The text takes the bytes gathered, and leaves a buffer as large for the next one.
+        let capacity = self.own.capacity();
+        let own = Chunk::new(
+            std::mem::replace(self.own, Vec::with_capacity(capacity)),
+            false,
+        );
         let mut text = Text::default();
         for (chunk, range) in self.pieces.into_iter().filter(|(_, r)| !r.is_empty()) {
             text.pieces.push(Piece {
