@@ -137,20 +137,13 @@ async fn keep(
         .and_then(Value::as_str)
         .unwrap_or_default();
     match create(cluster, kind, copy, dry_run).await {
-        Err(kube::Error::Api(status)) if status.reason == "AlreadyExists" && !dry_run => {
+        // Judged again, and kept or replaced, when written for real.
+        Err(kube::Error::Api(status)) if status.reason == "AlreadyExists" && dry_run => Ok(()),
+        Err(kube::Error::Api(status)) if status.reason == "AlreadyExists" => {
             let Some(existing) = get(cluster, kind, name).await? else {
                 return create(cluster, kind, copy, false).await;
             };
-            let held = existing.pointer(&format!(
-                "/metadata/annotations/{}",
-                SNAPSHOT_DIGEST.replace('/', "~1")
-            ));
-            if held
-                == copy.pointer(&format!(
-                    "/metadata/annotations/{}",
-                    SNAPSHOT_DIGEST.replace('/', "~1")
-                ))
-            {
+            if kept_digest(&existing) == kept_digest(copy) {
                 return Ok(());
             }
             let uid = existing.pointer("/metadata/uid").and_then(Value::as_str);
@@ -159,6 +152,12 @@ async fn keep(
         }
         other => other,
     }
+}
+
+/// The digest of the content a snapshot holds, from its annotation.
+fn kept_digest(snapshot: &Value) -> Option<&Value> {
+    let annotations = snapshot.pointer("/metadata/annotations")?;
+    annotations.get(SNAPSHOT_DIGEST)
 }
 
 /// What `revert --with-config` writes for one object: the content of the restored revision's

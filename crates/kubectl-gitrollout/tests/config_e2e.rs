@@ -375,6 +375,17 @@ async fn a_revert_with_config_restores_the_config_map_from_its_snapshot() {
             run.1
         );
     }
+    // Recording the same revision again keeps its snapshot: the same content, the same copy.
+    let again = [
+        "record",
+        "deploy/web",
+        "--commit",
+        "HEAD",
+        "--repo",
+        &dir,
+        "--snapshot-config",
+    ];
+    ok(&ns, &again);
     // One immutable copy per revision, owned by its ReplicaSet; the Secret is not copied.
     let kept = snapshots(&ns, "configmaps");
     assert_eq!(kept.len(), 3, "{kept:?}");
