@@ -456,6 +456,15 @@ async fn flux_reconciliations_name_the_revisions_they_made_and_a_change_by_hand_
     ns.delete().await;
 }
 
+/// (commit.sha, commit.source) of each revision.
+fn commits_and_sources(doc: &Value) -> Vec<(Value, Value)> {
+    let revisions = doc["revisions"].as_array().unwrap();
+    revisions
+        .iter()
+        .map(|r| (r["commit"]["sha"].clone(), r["commit"]["source"].clone()))
+        .collect()
+}
+
 /// An overlay built with `buildMetadata: [originAnnotations]` marks the workload with the file
 /// of the base it came from, and `history --repo` traces that file without `--path`.
 #[tokio::test]
@@ -489,12 +498,7 @@ async fn a_kustomize_origin_names_the_file_to_trace() {
         .assert()
         .success();
     let doc: Value = serde_json::from_slice(&run.get_output().stdout).unwrap();
-    let commits: Vec<(Value, Value)> = doc["revisions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| (r["commit"]["sha"].clone(), r["commit"]["source"].clone()))
-        .collect();
+    let commits = commits_and_sources(&doc);
     let source = json!("manifest base/deployment.yaml");
     assert_eq!(
         commits,
@@ -659,12 +663,7 @@ async fn a_kustomize_overlay_is_traced_by_rendering_it_at_its_commits() {
         .assert()
         .success();
     let doc: Value = serde_json::from_slice(&run.get_output().stdout).unwrap();
-    let commits: Vec<(Value, Value)> = doc["revisions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| (r["commit"]["sha"].clone(), r["commit"]["source"].clone()))
-        .collect();
+    let commits = commits_and_sources(&doc);
     let source = json!("manifest overlays/prod");
     let sha = |i: usize| json!(shas[i].trim());
     assert_eq!(
