@@ -3,10 +3,13 @@
 //! reads them.
 
 use std::path::Path;
+use std::time::Duration;
 
 use crate::common::{gitrollout, revisions_of, run_json, stderr, stdout};
 use gitrollout_tests::TestNamespace;
 use gitrollout_tests::git::GitRepo;
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use kube::api::ListParams;
 use rollout_core::template::normalize;
 use rollout_git::workload_template;
 use serde_json::Value;
@@ -415,6 +418,17 @@ async fn the_dry_run_of_a_restore_from_a_manifest_shows_only_real_changes() {
         shas.push(repo.commit(file, &manifest, api));
         apply(&ns, &repo, file, &["api"]);
     }
+    // The controller prunes old ReplicaSets after the rollout is complete, on a later sync:
+    // wait until only the current one is left, so revision 1 exists only in git.
+    let replica_sets = ns.api::<ReplicaSet>();
+    let selector = ListParams::default().labels("app=api");
+    ns.wait_for(
+        "the controller to prune the old ReplicaSets of deployment/api",
+        Duration::from_secs(60),
+        || async { replica_sets.list(&selector).await.expect("ReplicaSets list").items.len() },
+        |left| *left == 1,
+    )
+    .await;
     let path = repo.path().join(file).display().to_string();
     let repo_arg = repo.path().display().to_string();
     // The first revision is pruned: its template comes from the manifest, defaults applied.
