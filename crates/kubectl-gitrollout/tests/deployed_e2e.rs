@@ -680,3 +680,58 @@ async fn a_kustomize_overlay_is_traced_by_rendering_it_at_its_commits() {
     assert_eq!(stderr(&run), "");
     ns.delete().await;
 }
+
+/// CI actions that annotate the workload on each deploy: the Deployment controller copies the
+/// annotations onto the new ReplicaSet, the StatefulSet and DaemonSet controllers onto the new
+/// ControllerRevision. Each deploy's revision gets its commit; a later `kubectl set image` that
+/// inherited the last value gets none, as the value is the older revision's.
+#[tokio::test]
+async fn ci_annotations_name_the_commit_of_each_kind_s_revisions() {
+    let ns = TestNamespace::new("deployed-ci").await;
+    let deploys = [
+        (
+            "actions.github.com/k8s-deploy",
+            json!({ "commit": SHA_A, "run": "7", "workflow": "deploy" }).to_string(),
+            "k8s-deploy",
+            SHA_A,
+        ),
+        ("ci.werf.io/commit", SHA_B.to_owned(), "werf", SHA_B),
+    ];
+    for kind in ["Deployment", "StatefulSet", "DaemonSet"] {
+        let name = kind.to_lowercase();
+        for (image, (key, value, _, _)) in ["nginx:1.16", "nginx:1.17"].iter().zip(&deploys) {
+            let mut object = gitrollout_tests::workload(kind, &name, image, None);
+            object["metadata"]["annotations"] = json!({ *key: value });
+            if kind == "StatefulSet" {
+                object["spec"]["serviceName"] = json!(name);
+            }
+            apply_object(&ns, &object);
+            ns.rollout_status(&format!("{name}/{name}"));
+        }
+        ns.release(&format!("{name}/{name}"), "nginx=nginx:1.18");
+
+        let run = gitrollout(&ns)
+            .args(["history", &format!("{name}/{name}"), "-o", "json"])
+            .assert()
+            .success();
+        let doc: Value = serde_json::from_slice(&run.get_output().stdout).unwrap();
+        let found: Vec<(Value, Value, Value)> = doc["revisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let by = &r["deployedBy"];
+                (by["tool"].clone(), by["name"].clone(), r["commit"]["sha"].clone())
+            })
+            .collect();
+        let expected: Vec<(Value, Value, Value)> = deploys
+            .iter()
+            .map(|(_, _, tool, sha)| (json!("ci"), json!(tool), json!(sha)))
+            .chain([(Value::Null, Value::Null, Value::Null)])
+            .collect();
+        assert_eq!(found, expected, "{kind}: {doc}");
+        let source = &doc["revisions"][0]["commit"]["source"];
+        assert_eq!(source, "annotation actions.github.com/k8s-deploy", "{kind}");
+    }
+    ns.delete().await;
+}
