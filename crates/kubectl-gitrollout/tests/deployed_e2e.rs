@@ -721,7 +721,11 @@ async fn ci_annotations_name_the_commit_of_each_kind_s_revisions() {
             .iter()
             .map(|r| {
                 let by = &r["deployedBy"];
-                (by["tool"].clone(), by["name"].clone(), r["commit"]["sha"].clone())
+                (
+                    by["tool"].clone(),
+                    by["name"].clone(),
+                    r["commit"]["sha"].clone(),
+                )
             })
             .collect();
         let expected: Vec<(Value, Value, Value)> = deploys

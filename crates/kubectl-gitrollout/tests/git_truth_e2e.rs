@@ -425,7 +425,14 @@ async fn the_dry_run_of_a_restore_from_a_manifest_shows_only_real_changes() {
     ns.wait_for(
         "the controller to prune the old ReplicaSets of deployment/api",
         Duration::from_secs(60),
-        || async { replica_sets.list(&selector).await.expect("ReplicaSets list").items.len() },
+        || async {
+            replica_sets
+                .list(&selector)
+                .await
+                .expect("ReplicaSets list")
+                .items
+                .len()
+        },
         |left| *left == 1,
     )
     .await;
