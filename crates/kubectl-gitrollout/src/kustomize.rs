@@ -2,7 +2,7 @@
 //! at each commit that changed the overlay or one of its local bases, newest first, and
 //! matching the workload's rendered pod template with the revisions, as `--path` matches a file.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -20,41 +20,56 @@ const KUSTOMIZATIONS: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "K
 
 /// Traces the revisions of `history` through the overlay `overlay` (a directory inside `repo`,
 /// with `/` separators).
+///
+/// Renders are the cost (a `kubectl kustomize` each), so they run side by side, as many at a
+/// time as there are cores, in batches of the newest commits not yet looked at; a commit whose
+/// trees under the overlay and its bases equal an earlier one's (a revert) takes that render.
 pub fn trace(repo: &Repo, overlay: &str, history: &History) -> Result<ManifestHistory> {
     let root = repo.workdir();
     let dirs = local_dirs(root, overlay)?;
+    let width = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_RENDERS));
     let mut matcher = Runs::new(history);
     let (mut warnings, mut rendered) = (Vec::new(), 0);
-    for sha in commits_touching(root, &dirs)? {
+    let mut renders: HashMap<String, Rendered> = HashMap::new();
+    for batch in commits_touching(root, &dirs)?.chunks(width) {
         if matcher.done() {
             break;
         }
-        let commit = repo.resolve(&sha)?;
-        let present = present_at(root, &sha, &dirs)?;
-        if !present.iter().any(|d| d == overlay) {
-            // Older than the overlay: nothing to render.
-            continue;
-        }
-        let text = match render_at(root, &sha, &present, overlay) {
-            Ok(text) => text,
-            Err(err) => {
-                warnings.push(format!(
-                    "skipping commit {} ({}): {err:#}",
-                    commit.short(),
-                    commit.subject
-                ));
+        let mut commits = Vec::new();
+        for sha in batch {
+            let trees = trees_at(root, sha, &dirs)?;
+            if !trees.contains_key(overlay) {
+                // Older than the overlay: nothing to render.
                 continue;
             }
-        };
-        rendered += 1;
-        let template = workload_template(text.as_bytes(), history.kind.kind(), &history.name)
-            .map_err(|e| {
+            commits.push((repo.resolve(sha)?, trees));
+        }
+        render_new(root, overlay, &commits, &mut renders);
+        for (commit, trees) in commits {
+            if matcher.done() {
+                break;
+            }
+            let text = match &renders[&tree_key(&trees)] {
+                Ok(text) => text,
+                Err(err) => {
+                    warnings.push(format!(
+                        "skipping commit {} ({}): {err}",
+                        commit.short(),
+                        commit.subject
+                    ));
+                    continue;
+                }
+            };
+            rendered += 1;
+            let template = workload_template(text.as_bytes(), history.kind.kind(), &history.name)
+                .map_err(|e| {
                 anyhow!(
                     "the overlay {overlay} rendered at {} is not valid YAML: {e}",
                     commit.short()
                 )
             })?;
-        matcher.feed(commit, template.as_ref());
+            matcher.feed(commit, template.as_ref());
+        }
     }
     if rendered == 0 && !history.revisions.is_empty() {
         return Err(anyhow!(
@@ -67,6 +82,57 @@ pub fn trace(repo: &Repo, overlay: &str, history: &History) -> Result<ManifestHi
         matcher.commits,
         warnings,
     ))
+}
+
+/// At most this many renders run at once, whatever the cores.
+const MAX_RENDERS: usize = 8;
+
+/// An overlay's rendering at a commit, or why it failed (with its causes).
+type Rendered = std::result::Result<String, String>;
+
+/// The tree id of each of the overlay's directories a commit has, by directory.
+type Trees = BTreeMap<String, String>;
+
+/// What makes two commits render alike: their trees under the overlay and its bases.
+fn tree_key(trees: &Trees) -> String {
+    trees
+        .iter()
+        .map(|(dir, id)| format!("{id} {dir}\n"))
+        .collect()
+}
+
+/// Renders, side by side, each of `commits` whose trees have no rendering in `renders` yet.
+fn render_new(
+    root: &Path,
+    overlay: &str,
+    commits: &[(CommitInfo, Trees)],
+    renders: &mut HashMap<String, Rendered>,
+) {
+    let mut todo: BTreeMap<String, (&str, Vec<String>)> = BTreeMap::new();
+    for (commit, trees) in commits {
+        let key = tree_key(trees);
+        if !renders.contains_key(&key) {
+            let dirs = trees.keys().cloned().collect();
+            todo.entry(key).or_insert((commit.sha.as_str(), dirs));
+        }
+    }
+    std::thread::scope(|scope| {
+        let running: Vec<_> = todo
+            .into_iter()
+            .map(|(key, (sha, dirs))| {
+                let render = scope.spawn(move || {
+                    render_at(root, sha, &dirs, overlay).map_err(|e| format!("{e:#}"))
+                });
+                (key, render)
+            })
+            .collect();
+        for (key, render) in running {
+            let rendered = render
+                .join()
+                .unwrap_or_else(|_| Err("its render stopped unexpectedly".to_owned()));
+            renders.insert(key, rendered);
+        }
+    });
 }
 
 /// The overlay and every local base it reaches (`resources`, `bases` and `components` entries
@@ -153,22 +219,34 @@ fn commits_touching(root: &Path, dirs: &[String]) -> Result<Vec<String>> {
         .collect())
 }
 
-/// Those of `dirs` that commit `sha` has: `git ls-tree`.
-fn present_at(root: &Path, sha: &str, dirs: &[String]) -> Result<Vec<String>> {
+/// The tree id of each of `dirs` that commit `sha` has: `git ls-tree`.
+fn trees_at(root: &Path, sha: &str, dirs: &[String]) -> Result<Trees> {
     let output = Command::new("git")
         .arg("-C")
         .arg(root)
-        .args(["ls-tree", "--name-only", sha, "--"])
+        .args(["ls-tree", "-z", sha, "--"])
         .args(dirs)
         .output()
         .context("could not run git ls-tree")?;
+    if !output.status.success() {
+        return Err(anyhow!(
+            "git ls-tree of {sha}: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
     let listed = String::from_utf8_lossy(&output.stdout);
-    let listed: BTreeSet<&str> = listed.lines().collect();
-    Ok(dirs
-        .iter()
-        .filter(|d| listed.contains(d.as_str()))
-        .cloned()
-        .collect())
+    // Each entry is `<mode> <type> <id>\t<path>`, NUL-terminated.
+    let trees = listed
+        .split('\0')
+        .filter_map(|entry| {
+            let (info, path) = entry.split_once('\t')?;
+            let mut fields = info.split(' ');
+            let (_mode, kind, id) = (fields.next()?, fields.next()?, fields.next()?);
+            (kind == "tree" && dirs.iter().any(|d| d == path))
+                .then(|| (path.to_owned(), id.to_owned()))
+        })
+        .collect();
+    Ok(trees)
 }
 
 /// The overlay rendered from the tree of commit `sha`: `dirs` written out of git into a scratch
