@@ -155,3 +155,109 @@ async fn the_apply_role_readme_shows_is_enough_for_apply() {
     );
     ns.delete().await;
 }
+
+/// README's config Role beside the others lets CI keep snapshots and an operator restore from
+/// them; without it, `revert --with-config` is refused before anything is written.
+#[tokio::test]
+async fn the_config_role_readme_shows_is_enough_for_snapshots_and_their_restore() {
+    let ns = TestNamespace::new("rbac-config").await;
+    let roles = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(roles.path(), readme_roles()).unwrap();
+    ns.kubectl_ok(&["apply", "-f", &roles.path().display().to_string()]);
+    let ci = account_with(
+        &ns,
+        &["gitrollout-write", "gitrollout-apply", "gitrollout-config"],
+    );
+    let (reader, writer) = (
+        account_with(&ns, &["gitrollout-read", "gitrollout-config"]),
+        account_with(&ns, &["gitrollout-write"]),
+    );
+    let as_user = |kubeconfig: &tempfile::NamedTempFile, args: &[&str]| {
+        gitrollout(&ns)
+            .env("KUBECONFIG", kubeconfig.path())
+            .args(args)
+            .assert()
+    };
+    let repo = GitRepo::new();
+    let (file, repo_dir) = (
+        repo.path().join("app.yaml").display().to_string(),
+        repo.path().display().to_string(),
+    );
+    for (level, image) in [("info", "nginx:1.16"), ("warn", "nginx:1.17")] {
+        let manifest = format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: web}}\ndata: {{level: {level}}}\n\
+             ---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  \
+             selector:\n    matchLabels: {{app: web}}\n  template:\n    metadata:\n      \
+             labels: {{app: web}}\n    spec:\n      containers:\n      - name: nginx\n        \
+             image: {image}\n        envFrom: [{{configMapRef: {{name: web}}}}]\n"
+        );
+        repo.commit("app.yaml", &manifest, &format!("Release {image}"));
+        let args = [
+            "apply",
+            "-f",
+            &file,
+            "--commit",
+            "HEAD",
+            "--repo",
+            &repo_dir,
+            "--wait",
+            "--snapshot-config",
+        ];
+        let run = as_user(&ci, &args).success();
+        assert!(
+            stderr(&run).contains(" keeps configmap/web for replicaset web-"),
+            "{}",
+            stderr(&run)
+        );
+    }
+    let level = || ns.kubectl_ok(&["get", "configmap", "web", "-o", "jsonpath={.data.level}"]);
+    ns.kubectl_ok(&[
+        "patch",
+        "configmap",
+        "web",
+        "-p",
+        r#"{"data":{"level":"debug"}}"#,
+    ]);
+
+    // Reading: diff compares the config each revision ran with, from the snapshots.
+    let diff = as_user(&reader, &["diff", "deploy/web", "1", "2"]).success();
+    assert_eq!(stderr(&diff), "");
+    assert!(
+        stdout(&diff).contains("-  level: info\n+  level: warn\n"),
+        "{}",
+        stdout(&diff)
+    );
+
+    // Without the config Role, the restore is refused and nothing changes.
+    let revert = [
+        "revert",
+        "deploy/web",
+        "--to-revision",
+        "1",
+        "--with-config",
+    ];
+    let refused = as_user(&writer, &revert).code(1);
+    assert!(
+        stderr(&refused).contains("forbidden: RBAC does not allow update on configmaps"),
+        "{}",
+        stderr(&refused)
+    );
+    let history = |user| {
+        let run = as_user(user, &["history", "deploy/web", "-o", "json"]).success();
+        let doc: serde_json::Value = serde_json::from_str(&stdout(&run)).unwrap();
+        doc["currentRevision"].clone()
+    };
+    assert_eq!(history(&reader), 2);
+    assert_eq!(level(), "debug");
+
+    // With it, the revert restores the ConfigMap with the template.
+    let run = as_user(&ci, &[&revert[..], &["--wait"]].concat()).success();
+    assert_eq!(
+        stdout(&run),
+        "deployment.apps/web reverted to revision 1 as revision 3\n",
+        "{}",
+        stderr(&run)
+    );
+    assert_eq!(level(), "info");
+    ns.delete().await;
+}
