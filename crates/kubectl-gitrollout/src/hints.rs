@@ -236,6 +236,9 @@ pub fn hint(err: &anyhow::Error) -> Option<String> {
         if let Some(hinted) = cause.downcast_ref::<Hinted>() {
             return Some(hinted.hint.to_string());
         }
+        if let Some(lost) = cause.downcast_ref::<crate::write::LostWrite>() {
+            return Some(lost.hint.to_string());
+        }
         if let Some(usage) = cause.downcast_ref::<crate::UsageError>() {
             return usage.hint.as_ref().map(Hint::to_string);
         }

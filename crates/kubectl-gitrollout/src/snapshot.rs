@@ -6,6 +6,7 @@ use anyhow::{Result, anyhow};
 use clap::{Args, ValueEnum};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{DeleteParams, PostParams, Preconditions};
 use kube::{Api, Resource};
 use rollout_core::{
@@ -19,6 +20,7 @@ use serde_json::Value;
 use crate::client::{Call, Cluster};
 use crate::commands::apply::FIELD_MANAGER;
 use crate::config::{display, kind_name, resource};
+use crate::ui::Ui;
 use crate::workload::Workload;
 
 /// What `--snapshot-config` keeps.
@@ -141,16 +143,16 @@ async fn keep(
         Err(kube::Error::Api(status)) if status.reason == "AlreadyExists" && dry_run => Ok(()),
         Err(kube::Error::Api(status)) if status.reason == "AlreadyExists" => {
             let Some(existing) = get(cluster, kind, name).await? else {
-                return create(cluster, kind, copy, false).await;
+                return create(cluster, kind, copy, false).await.map(drop);
             };
             if kept_digest(&existing) == kept_digest(copy) {
                 return Ok(());
             }
             let uid = existing.pointer("/metadata/uid").and_then(Value::as_str);
             delete(cluster, kind, name, uid.map(str::to_owned)).await?;
-            create(cluster, kind, copy, false).await
+            create(cluster, kind, copy, false).await.map(drop)
         }
-        other => other,
+        other => other.map(drop),
     }
 }
 
@@ -166,7 +168,8 @@ fn kept_digest(snapshot: &Value) -> Option<&Value> {
 pub struct Restore {
     reference: Reference,
     object: Value,
-    create: bool,
+    /// The live object it replaces; `None` when it is created again.
+    before: Option<Value>,
 }
 
 /// The restores of `wanted` (objects changed or missing since `revision` recorded them) from
@@ -195,7 +198,7 @@ pub async fn restores(
         restores.push(Restore {
             reference: reference.clone(),
             object: restored(&kept, live, reference.kind, &reference.name),
-            create: live.is_none(),
+            before: live.cloned(),
         });
     }
     if lacking.is_empty() {
@@ -226,10 +229,14 @@ pub fn after(read: &[(Reference, Value)], restores: &[Restore]) -> Vec<(Referenc
 
 /// `configmap/app-cfg restored from its snapshot`, for each restore.
 pub fn describe(restores: &[Restore]) -> Vec<String> {
+    describe_all(&restores.iter().collect::<Vec<_>>())
+}
+
+fn describe_all(restores: &[&Restore]) -> Vec<String> {
     restores
         .iter()
         .map(|r| {
-            let how = if r.create {
+            let how = if r.before.is_none() {
                 "created again"
             } else {
                 "restored"
@@ -240,46 +247,102 @@ pub fn describe(restores: &[Restore]) -> Vec<String> {
 }
 
 /// Writes every restore, all or nothing as `record`'s writes: first each as a dry run the server
-/// judges, then each for real. Returns a line for each object restored.
-pub async fn restore_all(cluster: &Cluster, restores: &[Restore]) -> Result<Vec<String>> {
+/// judges, then each for real; when one fails, those written before it are put back. Returns
+/// what was written, to be put back too if the template's write fails.
+pub async fn restore_all<'r>(
+    cluster: &Cluster,
+    restores: &'r [Restore],
+    ui: &mut Ui<'_>,
+) -> Result<Restored<'r>> {
     for restore in restores {
         restore
             .write(cluster, true)
             .await
             .map_err(|e| anyhow!("{e:#}; no configuration was restored"))?;
     }
-    let mut done = Vec::new();
+    let mut done = Restored::default();
     for restore in restores {
-        if let Err(err) = restore.write(cluster, false).await {
-            let before = if done.is_empty() {
-                "nothing was restored before".to_owned()
-            } else {
-                format!("{} restored before", done.join(", "))
-            };
-            return Err(anyhow!("{err:#} ({before}); the template was not changed"));
+        match restore.write(cluster, false).await {
+            Ok(written) => done.written.push((restore, written)),
+            Err(err) => {
+                done.put_back(cluster, ui).await?;
+                return Err(anyhow!("{err:#}; the template was not changed"));
+            }
         }
-        done.push(display(&restore.reference));
     }
-    Ok(describe(restores))
+    Ok(done)
+}
+
+/// The restores written, each with the object the server answered with: enough to put it back
+/// conditionally (nothing someone changed since is overwritten).
+#[derive(Debug, Default)]
+pub struct Restored<'r> {
+    written: Vec<(&'r Restore, ObjectMeta)>,
+}
+
+impl Restored<'_> {
+    /// `configmap/app-cfg restored from its snapshot`, for each restore written.
+    pub fn lines(&self) -> Vec<String> {
+        let restores: Vec<&Restore> = self.written.iter().map(|(r, _)| *r).collect();
+        describe_all(&restores)
+    }
+
+    /// After the write they went with failed, puts every object back as it was before, newest
+    /// first, saying so for each (or warning of one that could not be).
+    pub async fn put_back(self, cluster: &Cluster, ui: &mut Ui<'_>) -> Result<()> {
+        for (restore, written) in self.written.into_iter().rev() {
+            let name = display(&restore.reference);
+            match restore.undo(cluster, written).await {
+                Ok(()) => ui.note(format_args!("{name} put back as it was"))?,
+                Err(err) => ui.warn(format_args!(
+                    "{name} could not be put back, and stays restored from its snapshot: {err:#}"
+                ))?,
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Restore {
-    async fn write(&self, cluster: &Cluster, dry_run: bool) -> Result<()> {
+    /// Writes the restore (a dry run with `dry_run`); the object as the server wrote it.
+    async fn write(&self, cluster: &Cluster, dry_run: bool) -> Result<ObjectMeta> {
         let (kind, name) = (self.reference.kind, self.reference.name.as_str());
-        if self.create {
+        if self.before.is_none() {
             let call = Call::on("create", cluster, resource(kind), name);
             return create(cluster, kind, &self.object, dry_run)
                 .await
                 .map_err(|e| cluster.explain(call, e));
         }
         let call = Call::on("update", cluster, resource(kind), name);
-        let replaced = match kind {
-            ConfigKind::ConfigMap => {
-                replace::<ConfigMap>(cluster, name, &self.object, dry_run).await
-            }
-            ConfigKind::Secret => replace::<Secret>(cluster, name, &self.object, dry_run).await,
+        replace(cluster, kind, name, &self.object, dry_run)
+            .await
+            .map_err(|e| cluster.explain(call, e))
+    }
+
+    /// Puts the object back as it was before the restore wrote `written`: the object read
+    /// before, conditional on `written`'s resourceVersion; one created again is deleted, on its
+    /// uid.
+    async fn undo(&self, cluster: &Cluster, written: ObjectMeta) -> Result<()> {
+        let (kind, name) = (self.reference.kind, self.reference.name.as_str());
+        let Some(before) = &self.before else {
+            let call = Call::on("delete", cluster, resource(kind), name);
+            return delete(cluster, kind, name, written.uid)
+                .await
+                .map_err(|e| cluster.explain(call, e));
         };
-        replaced.map_err(|e| cluster.explain(call, e))
+        let mut object = before.clone();
+        if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("managedFields");
+            meta.insert(
+                "resourceVersion".to_owned(),
+                written.resource_version.unwrap_or_default().into(),
+            );
+        }
+        let call = Call::on("update", cluster, resource(kind), name);
+        replace(cluster, kind, name, &object, false)
+            .await
+            .map(drop)
+            .map_err(|e| cluster.explain(call, e))
     }
 }
 
@@ -310,11 +373,14 @@ async fn create(
     kind: ConfigKind,
     object: &Value,
     dry_run: bool,
-) -> kube::Result<()> {
-    async fn create_as<K: Config>(api: Api<K>, object: &Value, dry_run: bool) -> kube::Result<()> {
-        api.create(&params(dry_run), &typed::<K>(object)?)
-            .await
-            .map(drop)
+) -> kube::Result<ObjectMeta> {
+    async fn create_as<K: Config>(
+        api: Api<K>,
+        object: &Value,
+        dry_run: bool,
+    ) -> kube::Result<ObjectMeta> {
+        let created = api.create(&params(dry_run), &typed::<K>(object)?).await?;
+        Ok(created.meta().clone())
     }
     match kind {
         ConfigKind::ConfigMap => create_as(cluster.api::<ConfigMap>(), object, dry_run).await,
@@ -322,16 +388,30 @@ async fn create(
     }
 }
 
-async fn replace<K: Config>(
+async fn replace(
     cluster: &Cluster,
+    kind: ConfigKind,
     name: &str,
     object: &Value,
     dry_run: bool,
-) -> kube::Result<()> {
-    let api = cluster.api::<K>();
-    api.replace(name, &params(dry_run), &typed::<K>(object)?)
-        .await
-        .map(drop)
+) -> kube::Result<ObjectMeta> {
+    async fn replace_as<K: Config>(
+        api: Api<K>,
+        name: &str,
+        object: &Value,
+        dry_run: bool,
+    ) -> kube::Result<ObjectMeta> {
+        let replaced = api
+            .replace(name, &params(dry_run), &typed::<K>(object)?)
+            .await?;
+        Ok(replaced.meta().clone())
+    }
+    match kind {
+        ConfigKind::ConfigMap => {
+            replace_as(cluster.api::<ConfigMap>(), name, object, dry_run).await
+        }
+        ConfigKind::Secret => replace_as(cluster.api::<Secret>(), name, object, dry_run).await,
+    }
 }
 
 async fn get(cluster: &Cluster, kind: ConfigKind, name: &str) -> kube::Result<Option<Value>> {

@@ -143,6 +143,22 @@ pub fn judge_template(
     }
 }
 
+/// A write whose answer was lost: what a fresh read found of it, said with how to check.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct LostWrite {
+    message: String,
+    pub landed: Landed,
+    pub hint: Hint,
+}
+
+/// Whether `err` is that of a write that may have landed (its answer was lost, and a fresh read
+/// did not find it unapplied): what was written with it must stay.
+pub fn may_have_landed(err: &anyhow::Error) -> bool {
+    err.downcast_ref::<LostWrite>()
+        .is_some_and(|lost| lost.landed != Landed::NotApplied)
+}
+
 /// The error for a write whose answer was lost: what is known of it, and how to check.
 pub fn lost(
     cluster: &Cluster,
@@ -162,17 +178,19 @@ pub fn lost(
              answer again"
         ),
     };
-    hinted(
-        format_args!(
-            "lost the answer of the Kubernetes API at {} to the {change} of {} ({}): {what}",
-            cluster.server,
-            writing.name(),
-            client::error_chain(err),
-        ),
-        Hint::CheckHistory {
+    let message = format!(
+        "lost the answer of the Kubernetes API at {} to the {change} of {} ({}): {what}",
+        cluster.server,
+        writing.name(),
+        client::error_chain(err),
+    );
+    anyhow::Error::new(LostWrite {
+        message,
+        landed,
+        hint: Hint::CheckHistory {
             workload: format!("{}/{}", writing.target.kind.singular(), writing.target.name),
         },
-    )
+    })
 }
 
 /// The revision the controller recorded for a write, with the workload and history it was

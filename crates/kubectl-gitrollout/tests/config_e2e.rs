@@ -2,11 +2,15 @@
 //! its pod template references, listed per revision, and a renamed one (a kustomize or Helm
 //! generator's hash-named ConfigMap) summarized as such.
 
-use serde_json::Value;
+use std::sync::Arc;
+
+use http::Method;
+use serde_json::{Value, json};
 
 use crate::common::{gitrollout, run_json, stderr, stdout};
 use gitrollout_tests::TestNamespace;
 use gitrollout_tests::git::GitRepo;
+use gitrollout_tests::proxy::{Fault, FaultProxy, Meddler, Trigger};
 
 /// A Deployment reading `config` through envFrom and a volume, and the Secret `db` for one
 /// variable.
@@ -722,5 +726,149 @@ async fn a_generated_config_map_is_diffed_and_its_pruning_guarded() {
     );
     let after = run_json(&ns, &["history", "deploy/web", "-o", "json"]);
     assert_eq!(revisions_made(&after), revisions_made(&doc));
+    ns.delete().await;
+}
+
+/// Two releases through `apply --snapshot-config` of a Deployment reading the ConfigMaps
+/// `app-cfg` (envFrom) and `app-extra` (a volume), each with the release's level; then both
+/// edited by hand to `debug`.
+async fn two_configs_edited_by_hand(test: &str) -> TestNamespace {
+    let ns = with_db_secret(test).await;
+    let repo = GitRepo::new();
+    let (file, dir) = (
+        repo.path().join("app.yaml").display().to_string(),
+        repo.path().display().to_string(),
+    );
+    for (level, image) in [("info", "nginx:1.16"), ("warn", "nginx:1.17")] {
+        let configs: String = ["app-cfg", "app-extra"]
+            .iter()
+            .map(|name| {
+                format!(
+                    "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\n\
+                     data: {{level: {level}}}\n---\n"
+                )
+            })
+            .collect();
+        let deployment = manifest("app-cfg")
+            .replace("nginx:1.16", image)
+            .replace("configMap: {name: app-cfg", "configMap: {name: app-extra");
+        repo.commit(
+            "app.yaml",
+            &format!("{configs}{deployment}"),
+            &format!("Release {image}"),
+        );
+        ok(&ns, &apply_head(&file, &dir, &["--snapshot-config"]));
+    }
+    for name in ["app-cfg", "app-extra"] {
+        set_level(&ns, name, "debug");
+    }
+    ns
+}
+
+/// The `level` of the ConfigMap `name`.
+fn level_of(ns: &TestNamespace, name: &str) -> String {
+    ns.kubectl_ok(&["get", "configmap", name, "-o", "jsonpath={.data.level}"])
+}
+
+/// The numbers of the revisions of deploy/web, and the current one.
+fn numbers(ns: &TestNamespace) -> (Vec<Value>, Value) {
+    let doc = run_json(ns, &["history", "deploy/web", "-o", "json"]);
+    let revisions = doc["revisions"].as_array().unwrap();
+    let numbers = revisions.iter().map(|r| r["revision"].clone()).collect();
+    (numbers, doc["currentRevision"].clone())
+}
+
+const REVERT_WITH_CONFIG: [&str; 5] = [
+    "revert",
+    "deploy/web",
+    "--to-revision",
+    "1",
+    "--with-config",
+];
+
+/// The template's write lost before it reached the server: the ConfigMaps restored for it are
+/// put back, so the error's "nothing was changed" holds; the next try restores both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revert_whose_template_was_not_written_puts_the_config_back() {
+    let ns = two_configs_edited_by_hand("config-put-back").await;
+    let trigger = Trigger::first(Method::PATCH, Fault::DropBefore);
+    let proxy = FaultProxy::start(ns.client.clone(), trigger).await.unwrap();
+    let run = gitrollout(&ns)
+        .env("KUBECONFIG", &proxy.kubeconfig)
+        .args(REVERT_WITH_CONFIG)
+        .assert()
+        .code(1);
+    let err = stderr(&run);
+    assert!(
+        err.contains("configmap/app-cfg restored from its snapshot\n")
+            && err.contains("configmap/app-extra restored from its snapshot\n"),
+        "{err}"
+    );
+    let put_back = err.find("configmap/app-extra put back as it was\n");
+    assert!(
+        put_back.is_some() && err.contains("configmap/app-cfg put back as it was\n"),
+        "{err}"
+    );
+    let lost = err.find("the revert was not applied; nothing was changed");
+    assert!(lost > put_back, "{err}");
+    assert!(stdout(&run).is_empty());
+    assert_eq!(
+        (level_of(&ns, "app-cfg"), level_of(&ns, "app-extra")),
+        ("debug".to_owned(), "debug".to_owned())
+    );
+    assert_eq!(numbers(&ns), (vec![json!(1), json!(2)], json!(2)));
+
+    let run = ok(&ns, &[&REVERT_WITH_CONFIG[..], &["--wait"]].concat());
+    assert_eq!(
+        run.0,
+        "deployment.apps/web reverted to revision 1 as revision 3\n"
+    );
+    assert_eq!(
+        (level_of(&ns, "app-cfg"), level_of(&ns, "app-extra")),
+        ("info".to_owned(), "info".to_owned())
+    );
+    ns.delete().await;
+}
+
+/// Someone changes the second ConfigMap just before its restore is written: that write is
+/// refused, the first is put back, and the template is not written; their change stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_refused_halfway_puts_back_the_ones_before_it() {
+    let ns = two_configs_edited_by_hand("config-halfway").await;
+    // Each restore is sent as a dry run, then for real: the fourth PUT is the second real one.
+    let meddler = Meddler {
+        method: Method::PUT,
+        change: Arc::new(|n| (n == 3).then(|| json!({"data": {"level": "theirs"}}))),
+    };
+    let proxy = FaultProxy::meddling(ns.client.clone(), meddler)
+        .await
+        .unwrap();
+    let run = gitrollout(&ns)
+        .env("KUBECONFIG", &proxy.kubeconfig)
+        .args(REVERT_WITH_CONFIG)
+        .assert()
+        .code(1);
+    let err = stderr(&run);
+    let meddled: Vec<String> = proxy
+        .requests()
+        .into_iter()
+        .filter(|r| r.starts_with('!'))
+        .collect();
+    assert_eq!(meddled.len(), 1, "{:?}", proxy.requests());
+    let (theirs, first) = if meddled[0].contains("/configmaps/app-cfg") {
+        ("app-cfg", "app-extra")
+    } else {
+        ("app-extra", "app-cfg")
+    };
+    assert!(err.contains("the object has been modified"), "{err}");
+    assert!(
+        err.contains(&format!("configmap/{first} put back as it was\n"))
+            && err.contains("; the template was not changed"),
+        "{err}"
+    );
+    assert_eq!(level_of(&ns, first), "debug");
+    assert_eq!(level_of(&ns, theirs), "theirs");
+    assert_eq!(numbers(&ns), (vec![json!(1), json!(2)], json!(2)));
+    assert!(!proxy.requests().iter().any(|r| r.starts_with("PATCH ")));
     ns.delete().await;
 }

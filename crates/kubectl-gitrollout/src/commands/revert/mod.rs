@@ -167,11 +167,25 @@ pub async fn run(global: &Global, args: RevertArgs, ui: &mut Ui<'_>) -> Result<(
         }
         return show_dry_run(&target, &planned, ui);
     }
-    for line in snapshot::restore_all(&cluster, &checked.restores).await? {
+    let restored = snapshot::restore_all(&cluster, &checked.restores, ui).await?;
+    for line in restored.lines() {
         ui.note(line)?;
     }
-    let (planned, outcome) =
-        write_and_wait(&cluster, &target, planner, (first, planned), &checked, ui).await?;
+    let written = write_template(&cluster, &target, planner, (first, planned), ui).await;
+    let (planned, generation) = match written {
+        Ok(written) => written,
+        Err(err) => {
+            // The template was not written: neither stays restored.
+            if !write::may_have_landed(&err) {
+                restored.put_back(&cluster, ui).await?;
+            }
+            return Err(err);
+        }
+    };
+    let outcome = wait_and_record(
+        &cluster, &target, planner, &planned, generation, &checked, ui,
+    )
+    .await?;
     finish(&git, &planned, outcome, ui)?;
     if args.wait {
         wait::rollout(&cluster, &target, args.timeout, "revert", ui).await?;
@@ -289,23 +303,20 @@ fn refuse_missing(
     Err(hinted(message, hint))
 }
 
-/// Writes the plan made from the first read (planned again after a conflict), and waits for the
-/// revision the controller makes of it, on which it records `digests`, those of the
-/// configuration the revision reads.
-async fn write_and_wait(
+/// Writes the plan made from the first read (planned again after a conflict): the plan written,
+/// and the workload's generation after it.
+async fn write_template(
     cluster: &Cluster,
     target: &WorkloadRef,
     planner: Planner<'_>,
     first: (Fetched, Planned),
-    checked: &Checked,
     ui: &mut Ui<'_>,
-) -> Result<(Planned, RevertOutcome)> {
-    let snapshots = planner.args.snapshot;
+) -> Result<(Planned, i64)> {
     let writing = Writing {
         target,
         change: "revert",
     };
-    let (planned, generation) = write::conditional(
+    write::conditional(
         writing,
         first,
         |(workload, _)| workload.metadata().generation,
@@ -317,7 +328,25 @@ async fn write_and_wait(
         ui,
     )
     .await
-    .map_err(|err| show_conflicts(err, ui))?;
+    .map_err(|err| show_conflicts(err, ui))
+}
+
+/// Waits for the revision the controller makes of the written template, and records on it the
+/// digests of the configuration it reads (and its snapshots, asked for).
+async fn wait_and_record(
+    cluster: &Cluster,
+    target: &WorkloadRef,
+    planner: Planner<'_>,
+    planned: &Planned,
+    generation: i64,
+    checked: &Checked,
+    ui: &mut Ui<'_>,
+) -> Result<RevertOutcome> {
+    let snapshots = planner.args.snapshot;
+    let writing = Writing {
+        target,
+        change: "revert",
+    };
     let plan = &planned.plan;
     let has = format!("the pod template of {}", plan.target);
     let ours = |template: &Value| made_by(plan, template);
@@ -349,7 +378,7 @@ async fn write_and_wait(
         manifest: None,
         git: None,
     };
-    Ok((planned, outcome))
+    Ok(outcome)
 }
 
 /// Commits to git with `--git`, and renders what was done; a git failure comes after what the
