@@ -20,7 +20,8 @@
 # every 10th commit, ten revisions from its ten newest versions.
 #
 # The mapping runs as the example `map_manifest` of rollout-git, the same code the plugin calls;
-# it exits 1 when a revision maps wrongly (a fast wrong answer fails the benchmark).
+# it exits 1 when a revision maps wrongly (a fast wrong answer fails the benchmark), and when
+# the fast YAML reader reads any of the corpus's YAML otherwise than serde-saphyr.
 #
 # Run from anywhere in the repo:  bash bench/git-mapping.sh
 # Needs git, python3, hyperfine (installed with apt-get when missing) and /usr/bin/time.
@@ -48,6 +49,20 @@ mkdir -p "$work"
 echo "bench: cloning the corpus into $work/argo-cd" >&2
 git clone --quiet --branch main "$CORPUS" "$work/argo-cd"
 repo=$work/argo-cd
+
+# The fast YAML reader must read exactly as serde-saphyr does: every version of FILE, and every
+# YAML file of the newest tree (Helm templates, CRDs, test fixtures), are read both ways.
+echo "bench: reading the corpus's YAML both ways" >&2
+{
+  git -C "$repo" log --format=%H -- "$FILE" | while read -r sha; do
+    git -C "$repo" show "$sha:$FILE" 2>/dev/null || true
+    printf '\0'
+  done
+  git -C "$repo" ls-files -z -- '*.yaml' '*.yml' | while IFS= read -r -d '' path; do
+    cat "$repo/$path"
+    printf '\0'
+  done
+} | "$mapper" yaml-check
 
 workloads=("deployment argocd-server" "statefulset argocd-application-controller")
 for workload in "${workloads[@]}"; do

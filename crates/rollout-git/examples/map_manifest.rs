@@ -10,14 +10,19 @@
 //! `map_manifest map REPO FILE KIND NAME REVISIONS.json` maps them as `history --path` does,
 //! prints how many mapped, and exits 1 when a revision made from a commit did not map or the
 //! hand-made one did: a fast wrong answer is no answer.
+//!
+//! `map_manifest yaml-check < TEXTS` reads YAML texts separated by NUL bytes, checks that
+//! `rollout_git::yaml::documents` reads each exactly as serde-saphyr does (the same values, or
+//! the same error), prints how many took the fast path, and exits 1 on any difference.
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::process::ExitCode;
 
 use rollout_core::{Current, History, Revision, WorkloadKind};
-use rollout_git::{ManifestHistory, Repo, map_commits, workload_template};
+use rollout_git::{ManifestHistory, Repo, map_commits, workload_template, yaml};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -33,10 +38,12 @@ fn main() -> ExitCode {
         [mode, repo, file, kind, name, revisions] if mode == "map" => {
             map(repo, file, kind, name, revisions)
         }
+        [mode] if mode == "yaml-check" => yaml_check(),
         _ => {
             eprintln!(
                 "usage: map_manifest capture REPO FILE KIND NAME N [handmade]\n       \
-                 map_manifest map REPO FILE KIND NAME REVISIONS.json"
+                 map_manifest map REPO FILE KIND NAME REVISIONS.json\n       \
+                 map_manifest yaml-check < NUL-SEPARATED-TEXTS"
             );
             return ExitCode::from(2);
         }
@@ -131,4 +138,26 @@ fn map(repo: &str, file: &str, kind: &str, name: &str, revisions: &str) -> Resul
     );
     let handmade_mapped = mapping.commits.keys().any(|n| *n > from_commits);
     Ok(mapped == from_commits && !handmade_mapped)
+}
+
+fn yaml_check() -> Result<bool, Error> {
+    let mut input = Vec::new();
+    std::io::stdin().read_to_end(&mut input)?;
+    let texts: Vec<&str> = input
+        .split(|&b| b == 0)
+        .filter_map(|text| std::str::from_utf8(text).ok())
+        .collect();
+    let (mut fast, mut differing) = (0, 0);
+    for (i, text) in texts.iter().enumerate() {
+        fast += usize::from(yaml::plain_documents(text).is_some());
+        if yaml::documents(text) != yaml::serde_saphyr_documents(text) {
+            differing += 1;
+            eprintln!("yaml-check: text {i} reads differently from serde-saphyr");
+        }
+    }
+    println!(
+        "yaml-check: {} texts, {fast} on the fast path, {differing} read differently",
+        texts.len()
+    );
+    Ok(differing == 0)
 }

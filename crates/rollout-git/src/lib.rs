@@ -10,6 +10,7 @@ mod map;
 mod pack;
 mod repo;
 mod text;
+pub mod yaml;
 
 pub use inverse::{Inverse, InverseError, commit_inverse, inverse};
 pub use manifest::{manifest_objects, workload_template};

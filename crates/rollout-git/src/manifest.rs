@@ -12,6 +12,7 @@ use rollout_core::{defaults, template};
 use serde_json::Value;
 
 use crate::text::Text;
+use crate::yaml;
 
 /// The pod template a manifest gives the workload `kind`/`name` (the document of that kind and
 /// name, in a multi-document file or inside a `kind: List`), as the API server stores it: with
@@ -110,24 +111,10 @@ fn candidates<'t, H: Haystack + ?Sized>(text: &'t H, kind: &str, name: &str) -> 
     documents
 }
 
-/// How manifests are read: as kubectl reads them (`sigs.k8s.io/yaml`, on go-yaml v2, a YAML 1.1
-/// reader), so `defaultMode: 0644` is the octal 420 the API server is sent, and `yes` is true;
-/// with serde-saphyr's budget against alias bombs and oversized documents, as manifests come
-/// from anyone's repository.
-fn options() -> serde_saphyr::Options {
-    let mut options = serde_saphyr::Options::default();
-    options.legacy_octal_numbers = true;
-    options.with_snippet = false;
-    // A workload's document replays a few thousand events at most, aliases included.
-    options.alias_limits.max_total_replayed_events = 100_000;
-    options
-}
-
 /// The objects of a manifest file (YAML or JSON) as `kubectl apply -f` reads them: every
 /// document, the items of a `kind: List` in its place, empty documents left out.
 pub fn manifest_objects(text: &str) -> Result<Vec<Value>, String> {
-    let documents: Vec<Value> =
-        serde_saphyr::from_multiple_with_options(text, options()).map_err(|e| e.to_string())?;
+    let documents = yaml::documents(text)?;
     let mut objects = Vec::new();
     for document in documents {
         match document {
@@ -147,9 +134,7 @@ pub fn manifest_objects(text: &str) -> Result<Vec<Value>, String> {
 
 /// The pod template of `kind`/`name` in one YAML document, or in the items of a `kind: List`.
 fn parse(document: &str, kind: &str, name: &str) -> Result<Option<Value>, String> {
-    let documents: Vec<Value> =
-        serde_saphyr::from_multiple_with_options(document, options()).map_err(|e| e.to_string())?;
-    for mut document in documents {
+    for mut document in yaml::documents(document)? {
         let items = match document.get("kind").and_then(Value::as_str) {
             Some("List") => match document["items"].take() {
                 Value::Array(items) => items,
