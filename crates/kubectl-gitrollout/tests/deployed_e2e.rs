@@ -15,6 +15,7 @@ use gitrollout_tests::TestNamespace;
 const SHA_A: &str = "aaaaaaa000000000000000000000000000000001";
 const SHA_B: &str = "bbbbbbb000000000000000000000000000000002";
 const SHA_C: &str = "ccccccc000000000000000000000000000000003";
+const SHA_D: &str = "ddddddd000000000000000000000000000000004";
 
 /// A chart of one Deployment (labelled with the value `labels`), and a Secret whose value must
 /// never be printed.
@@ -46,6 +47,36 @@ fn deployed_by(doc: &Value, number: u64) -> &Value {
     let revisions = doc["revisions"].as_array().unwrap();
     let revision = revisions.iter().find(|r| r["revision"] == number);
     &revision.unwrap_or_else(|| panic!("no revision {number}: {doc}"))["deployedBy"]
+}
+
+/// (deployedBy, commit) of each revision.
+fn deployed_and_commits(doc: &Value) -> Vec<(Value, Value)> {
+    let revisions = doc["revisions"].as_array().unwrap();
+    revisions
+        .iter()
+        .map(|r| (r["deployedBy"].clone(), r["commit"].clone()))
+        .collect()
+}
+
+/// `history -o json` with `args`, as an account bound to README's `gitrollout-read` and
+/// `gitrollout-deployed-by` Roles, which must be enough to say the same of every revision as
+/// `doc` (the cluster admin's answer) says, with no note.
+fn assert_readme_roles_say_the_same(ns: &TestNamespace, args: &[&str], doc: &Value) {
+    crate::rbac_e2e::apply_readme_roles(ns);
+    let reader = crate::rbac_e2e::account_with(ns, &["gitrollout-read", "gitrollout-deployed-by"]);
+    let run = gitrollout(ns)
+        .env("KUBECONFIG", reader.path())
+        .args(args)
+        .args(["-o", "json"])
+        .assert()
+        .success();
+    assert_eq!(stderr(&run), "", "a note as README's reader");
+    let read: Value = serde_json::from_slice(&run.get_output().stdout).unwrap();
+    assert_eq!(
+        deployed_and_commits(&read),
+        deployed_and_commits(doc),
+        "{read}"
+    );
 }
 
 /// The requests a run made, from its `-v=6` log.
@@ -160,6 +191,39 @@ async fn each_helm_revision_names_its_release_and_the_commit_the_release_carries
             "{text}"
         );
     }
+
+    // The next ordinary release after the rollback is a new revision and release 6; the
+    // rollback's revision keeps its release and commit.
+    let labels = format!("commit={SHA_D}");
+    helm("upgrade", "nginx:1.20", &["--labels", &labels]);
+    let run = gitrollout(&ns)
+        .args(["history", "deploy/web", "-o", "json"])
+        .assert()
+        .success();
+    let doc: Value = serde_json::from_slice(&run.get_output().stdout).unwrap();
+    let numbers: Vec<&Value> = doc["revisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["revision"])
+        .collect();
+    assert_eq!(numbers, [1, 3, 4, 5, 6], "{doc}");
+    for (revision, release, commit) in [(5, 5, SHA_A), (6, 6, SHA_D)] {
+        let by = deployed_by(&doc, revision);
+        assert_eq!(
+            (&by["revision"], &by["match"]),
+            (&json!(release), &json!("exact")),
+            "{by}"
+        );
+        let found = doc["revisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["revision"] == revision);
+        assert_eq!(found.unwrap()["commit"]["sha"], commit, "{doc}");
+    }
+    assert_eq!(deployed_by(&doc, 6)["description"], "Upgrade complete");
+    assert_readme_roles_say_the_same(&ns, &["history", "deploy/web"], &doc);
 
     // Without the right to read Secrets: one note, and the history as before.
     ns.kubectl_ok(&["create", "serviceaccount", "reader"]);
@@ -349,6 +413,13 @@ async fn argo_cd_syncs_name_the_revisions_they_made_and_a_change_by_hand_gets_no
     );
     let log = stderr(&run);
     assert_eq!(requests(&log).len(), 3, "{log}");
+    let args = [
+        "history",
+        "deploy/guestbook",
+        "--argocd-namespace",
+        &ns.name,
+    ];
+    assert_readme_roles_say_the_same(&ns, &args, &doc);
 
     // In Argo CD's own namespace by default: there is none here, and one note says so.
     let run = gitrollout(&ns)
@@ -441,6 +512,7 @@ async fn flux_reconciliations_name_the_revisions_they_made_and_a_change_by_hand_
     );
     let log = stderr(&run);
     assert_eq!(requests(&log).len(), 3, "{log}");
+    assert_readme_roles_say_the_same(&ns, &["history", "deploy/podinfo"], &doc);
 
     // A workload with no marks costs nothing more: GET + LIST.
     ns.kubectl_ok(&["create", "deployment", "plain", "--image=nginx:1.16"]);
@@ -594,6 +666,7 @@ async fn a_flux_helm_release_names_the_helm_releases_it_installed() {
     let made = requests(&log);
     assert_eq!(made.len(), 4, "{log}");
     assert!(made[3].contains("/helmreleases/web"), "{log}");
+    assert_readme_roles_say_the_same(&ns, &["history", "deploy/web"], &doc);
     ns.delete().await;
 }
 

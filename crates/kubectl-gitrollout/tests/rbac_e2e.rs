@@ -18,12 +18,22 @@ fn readme_roles() -> String {
         .skip(1)
         .map(|block| &block[..block.find("```").unwrap()])
         .collect();
-    assert!(blocks.len() >= 2, "the read, write and apply Roles");
+    assert!(
+        blocks.len() >= 4,
+        "the apply, read and write, config and deployed-by Roles"
+    );
     blocks.join("---\n")
 }
 
+/// README's Roles, applied in `ns` as written.
+pub(crate) fn apply_readme_roles(ns: &TestNamespace) {
+    let roles = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(roles.path(), readme_roles()).unwrap();
+    ns.kubectl_ok(&["apply", "-f", &roles.path().display().to_string()]);
+}
+
 /// A ServiceAccount bound to README's Roles `roles`; returns a kubeconfig that acts as it.
-fn account_with(ns: &TestNamespace, roles: &[&str]) -> tempfile::NamedTempFile {
+pub(crate) fn account_with(ns: &TestNamespace, roles: &[&str]) -> tempfile::NamedTempFile {
     let account = format!("{}-user", roles.join("-"));
     ns.kubectl_ok(&["create", "serviceaccount", &account]);
     let subject = format!("--serviceaccount={}:{account}", ns.name);
@@ -40,9 +50,7 @@ async fn the_roles_readme_shows_are_enough_for_every_command() {
     let ns = TestNamespace::new("rbac-readme").await;
     play_deployment_story(&ns);
     play_statefulset_story(&ns).await;
-    let roles = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(roles.path(), readme_roles()).unwrap();
-    ns.kubectl_ok(&["apply", "-f", &roles.path().display().to_string()]);
+    apply_readme_roles(&ns);
     let (reader, writer) = (
         account_with(&ns, &["gitrollout-read"]),
         account_with(&ns, &["gitrollout-write"]),
@@ -119,9 +127,7 @@ async fn the_roles_readme_shows_are_enough_for_every_command() {
 #[tokio::test]
 async fn the_apply_role_readme_shows_is_enough_for_apply() {
     let ns = TestNamespace::new("rbac-apply").await;
-    let roles = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(roles.path(), readme_roles()).unwrap();
-    ns.kubectl_ok(&["apply", "-f", &roles.path().display().to_string()]);
+    apply_readme_roles(&ns);
     let ci = account_with(&ns, &["gitrollout-write", "gitrollout-apply"]);
     let repo = GitRepo::new();
     let manifest = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  \
@@ -161,9 +167,7 @@ async fn the_apply_role_readme_shows_is_enough_for_apply() {
 #[tokio::test]
 async fn the_config_role_readme_shows_is_enough_for_snapshots_and_their_restore() {
     let ns = TestNamespace::new("rbac-config").await;
-    let roles = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(roles.path(), readme_roles()).unwrap();
-    ns.kubectl_ok(&["apply", "-f", &roles.path().display().to_string()]);
+    apply_readme_roles(&ns);
     let ci = account_with(
         &ns,
         &["gitrollout-write", "gitrollout-apply", "gitrollout-config"],
