@@ -527,6 +527,33 @@ async fn a_revert_with_config_restores_the_config_map_from_its_snapshot() {
     let after = run_json(&ns, &["history", "deploy/web", "-o", "json"]);
     assert_eq!(revisions_made(&after), revisions_made(&doc));
     assert_eq!(level(&ns), "debug");
+
+    // The next ordinary release, over the restore's write and the edit by hand: git's content
+    // is applied, and the new revision is snapshotted with it.
+    let deployment = manifest("app-cfg").replace("nginx:1.16", "nginx:1.19");
+    let sha = repo.commit(
+        "app.yaml",
+        &format!("{}---\n{deployment}", config("fatal")),
+        "Release nginx:1.19",
+    );
+    ok(&ns, &apply_head(&file, &dir, &["--snapshot-config"]));
+    assert_eq!(level(&ns), "fatal");
+    let doc = run_json(
+        &ns,
+        &["history", "deploy/web", "--repo", &dir, "-o", "json"],
+    );
+    let newest = doc["revisions"].as_array().unwrap().last().unwrap();
+    assert_eq!(
+        (&doc["currentRevision"], &newest["revision"]),
+        (&serde_json::json!(5), &serde_json::json!(5)),
+        "{doc}"
+    );
+    assert_eq!(newest["containers"][0]["image"], "nginx:1.19", "{doc}");
+    assert_eq!(newest["commit"]["sha"], sha, "{doc}");
+    assert_eq!(newest["configChanged"], serde_json::json!([]), "{doc}");
+    let owner = format!("ReplicaSet/{}", newest["object"]["name"].as_str().unwrap());
+    let kept = snapshots(&ns, "configmaps");
+    assert!(kept.iter().any(|(_, _, by)| *by == owner), "{kept:?}");
     ns.delete().await;
 }
 
