@@ -175,12 +175,12 @@ fn plain_string(text: &str) -> bool {
 /// second `.`, or a character no number, radix, exponent or sexagesimal has. Spellings of
 /// infinity and NaN are left to serde-saphyr.
 fn digits_then_text(text: &str) -> bool {
-    let lower = text.to_ascii_lowercase();
     let numeric_start = text
         .as_bytes()
         .first()
         .is_some_and(|b| b"0123456789+-.".contains(b));
-    if !numeric_start || lower.contains("inf") || lower.contains("nan") {
+    let non_finite = |w: &[u8]| w.eq_ignore_ascii_case(b"inf") || w.eq_ignore_ascii_case(b"nan");
+    if !numeric_start || text.as_bytes().windows(3).any(non_finite) {
         return false;
     }
     let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
