@@ -43,10 +43,15 @@ fn gitrollout(ns: &TestNamespace) -> assert_cmd::Command {
     command
 }
 
-fn deployed_by(doc: &Value, number: u64) -> &Value {
+/// Revision `number` of a history document.
+fn revision(doc: &Value, number: u64) -> &Value {
     let revisions = doc["revisions"].as_array().unwrap();
     let revision = revisions.iter().find(|r| r["revision"] == number);
-    &revision.unwrap_or_else(|| panic!("no revision {number}: {doc}"))["deployedBy"]
+    revision.unwrap_or_else(|| panic!("no revision {number}: {doc}"))
+}
+
+fn deployed_by(doc: &Value, number: u64) -> &Value {
+    &revision(doc, number)["deployedBy"]
 }
 
 /// (deployedBy, commit) of each revision.
@@ -131,32 +136,27 @@ async fn each_helm_revision_names_its_release_and_the_commit_the_release_carries
     let releases: Vec<Value> =
         serde_json::from_str(&ns.helm_ok(&["history", "web", "-o", "json"])).unwrap();
     let release = |n: u64| releases.iter().find(|r| r["revision"] == n).unwrap();
-    for (revision, made_by, commit) in [
+    for (number, made_by, commit) in [
         (1, 1, None),
         (3, 3, Some(SHA_B)),
         (4, 4, Some(SHA_C)),
         (5, 5, Some(SHA_A)),
     ] {
-        let by = deployed_by(&doc, revision);
+        let by = deployed_by(&doc, number);
         let helm = release(made_by);
         assert_eq!(
             (&by["tool"], &by["name"], &by["namespace"]),
             (&json!("helm"), &json!("web"), &json!(ns.name)),
             "{by}"
         );
-        assert_eq!(by["revision"], made_by, "revision {revision}: {by}");
+        assert_eq!(by["revision"], made_by, "revision {number}: {by}");
         assert_eq!(by["match"], "exact", "{by}");
         // What `helm history` says of the same release.
         assert_eq!(by["status"], helm["status"], "{by} {helm}");
         assert_eq!(by["description"], helm["description"], "{by} {helm}");
         assert_eq!(by["chart"], helm["chart"], "{by} {helm}");
         assert_eq!(by["appVersion"], helm["app_version"], "{by} {helm}");
-        let found = doc["revisions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["revision"] == revision)
-            .unwrap();
+        let found = revision(&doc, number);
         assert_eq!(found["commit"]["sha"].as_str(), commit, "{found}");
     }
     assert_eq!(deployed_by(&doc, 5)["description"], "Rollback to 2");
@@ -208,19 +208,14 @@ async fn each_helm_revision_names_its_release_and_the_commit_the_release_carries
         .map(|r| &r["revision"])
         .collect();
     assert_eq!(numbers, [1, 3, 4, 5, 6], "{doc}");
-    for (revision, release, commit) in [(5, 5, SHA_A), (6, 6, SHA_D)] {
-        let by = deployed_by(&doc, revision);
+    for (number, release, commit) in [(5, 5, SHA_A), (6, 6, SHA_D)] {
+        let by = deployed_by(&doc, number);
         assert_eq!(
             (&by["revision"], &by["match"]),
             (&json!(release), &json!("exact")),
             "{by}"
         );
-        let found = doc["revisions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["revision"] == revision);
-        assert_eq!(found.unwrap()["commit"]["sha"], commit, "{doc}");
+        assert_eq!(revision(&doc, number)["commit"]["sha"], commit, "{doc}");
     }
     assert_eq!(deployed_by(&doc, 6)["description"], "Upgrade complete");
     assert_readme_roles_say_the_same(&ns, &["history", "deploy/web"], &doc);
